@@ -1,0 +1,97 @@
+//! The command line: `kubesim run`, `kubesim validate`.
+//!
+//! Exit codes: 0 success; 1 a run or write failed; 2 bad input (usage, scenario errors).
+
+use crate::run::{self, terminal_report};
+use crate::scenario::Scenario;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "kubesim", version, about = "A deterministic discrete-event Kubernetes cluster simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario and write summary.json and events.csv.
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory [default: results/<scenario name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing on success.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { scenario, seed, out, quiet } => {
+            let loaded = match Scenario::load(&scenario) {
+                Ok(s) => s,
+                Err(d) => {
+                    eprintln!("{d}");
+                    return ExitCode::from(2);
+                }
+            };
+            let loaded = match seed {
+                Some(s) => loaded.with_seed(s),
+                None => loaded,
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("results").join(loaded.name()));
+            match run::run_to_dir(&loaded, &out) {
+                Ok(outcome) => {
+                    if !quiet {
+                        print!("{}", terminal_report(&outcome, Some(&out)));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Validate { files } => {
+            let mut failed = false;
+            for f in &files {
+                match Scenario::load(f) {
+                    Ok(s) => {
+                        let nodes: usize = s.config.pools.iter().map(|p| p.nodes.len()).sum();
+                        let w = &s.config.workloads;
+                        println!(
+                            "{}: ok ({} nodes, {} deployments, {} jobs, {} arrival processes, {} faults)",
+                            f.display(),
+                            nodes,
+                            w.deployments.len(),
+                            w.jobs.len(),
+                            w.arrivals.len(),
+                            s.config.faults.len()
+                        );
+                    }
+                    Err(d) => {
+                        eprintln!("{d}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Job controller (non-indexed Jobs): runs pods until `completions` succeed, at most `parallelism` at once,
+//! replacing failed pods after the upstream pod-failure back-off (10 s doubling, capped at 10 minutes, counted
+//! from the newest failure since the last success), and fails the Job with `BackoffLimitExceeded` once more
+//! than `backoffLimit` pods failed. Pods being deleted count as failed, as upstream's default
+//! `podReplacementPolicy` does.
+
+use super::replicaset::Expectations;
+use super::{CtrlEvent, Informers, WorkQueue, now_event};
+use crate::apiserver::{Client, NewPod, Request};
+use crate::model::workload::{JobCondition, JobFailReason, JobStatus};
+use crate::model::{JobId, OwnerRef, PodId, PodPhase, PodReason};
+use crate::sim::{Ctx, Event};
+use crate::time::{SimDuration, SimTime};
+use slotmap::SecondaryMap;
+
+/// `DefaultJobPodFailureBackOff`.
+pub const POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(10);
+/// `MaxJobPodFailureBackOff`.
+pub const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(600);
+
+#[derive(Default)]
+pub struct JobController {
+    queue: WorkQueue<JobId>,
+    expectations: SecondaryMap<JobId, Expectations>,
+    created: SecondaryMap<JobId, u64>,
+    /// A delayed sync is pending at this time (back-off).
+    timer: SecondaryMap<JobId, SimTime>,
+}
+
+/// The back-off before creating a replacement after `failures` consecutive failures.
+pub fn failure_backoff(failures: u32) -> SimDuration {
+    if failures == 0 {
+        return SimDuration::ZERO;
+    }
+    let shift = (failures - 1).min(32);
+    POD_FAILURE_BACKOFF.saturating_mul(1u64 << shift).min(MAX_POD_FAILURE_BACKOFF)
+}
+
+impl JobController {
+    pub fn enqueue(&mut self, id: JobId, ctx: &mut Ctx) {
+        if self.queue.add(id) {
+            now_event(ctx, CtrlEvent::SyncJob(id));
+        }
+    }
+
+    pub fn pod_changed(&mut self, job: JobId, op: crate::etcd::Op, ctx: &mut Ctx) {
+        if op == crate::etcd::Op::Added
+            && let Some(e) = self.expectations.get_mut(job)
+        {
+            e.adds -= 1;
+        }
+        self.enqueue(job, ctx);
+    }
+
+    /// A pod creation failed: it will never be observed.
+    pub fn create_failed(&mut self, job: JobId, ctx: &mut Ctx) {
+        if let Some(e) = self.expectations.get_mut(job) {
+            e.adds -= 1;
+        }
+        self.enqueue(job, ctx);
+    }
+
+    pub fn sync(&mut self, inf: &Informers, id: JobId, ctx: &mut Ctx) {
+        self.queue.done(id);
+        if self.timer.get(id).is_some_and(|t| *t <= ctx.now) {
+            self.timer.remove(id);
+        }
+        let Some(job) = inf.jobs.get(id) else {
+            self.expectations.remove(id);
+            self.timer.remove(id);
+            return;
+        };
+        let pods: &[PodId] = inf.pods_by_job.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
+        let (mut active, mut succeeded, mut failed) = (Vec::new(), 0i32, 0i32);
+        let (mut last_success, mut last_failure): (Option<SimTime>, Option<SimTime>) = (None, None);
+        let mut failure_times: Vec<SimTime> = Vec::new();
+        for p in pods {
+            let Some(c) = inf.pods.get(*p) else { continue };
+            let seen = c.terminal_seen.unwrap_or(ctx.now);
+            match c.state.phase {
+                PodPhase::Succeeded => {
+                    succeeded += 1;
+                    last_success = last_success.max(Some(seen));
+                }
+                PodPhase::Failed => {
+                    failed += 1;
+                    failure_times.push(seen);
+                    last_failure = last_failure.max(Some(seen));
+                }
+                _ if c.state.deletion.is_some() => failed += 1,
+                _ => active.push(*p),
+            }
+        }
+        let mut status = JobStatus { active: active.len() as i32, succeeded, failed, condition: job.status.condition };
+        if status.condition.is_none() {
+            if succeeded >= job.completions {
+                status.condition = Some(JobCondition::Complete);
+            } else if failed > job.backoff_limit {
+                status.condition = Some(JobCondition::Failed(JobFailReason::BackoffLimitExceeded));
+            }
+        }
+        if matches!(status.condition, Some(JobCondition::Failed(_))) {
+            for pod in &active {
+                let req = Request::DeletePod { pod: *pod, grace: None, reason: PodReason::Deleted };
+                ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+            }
+        } else if status.condition.is_none() && self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now)) {
+            let want = job.parallelism.min(job.completions - succeeded) - active.len() as i32;
+            if want > 0 {
+                let consecutive = failure_times.iter().filter(|t| last_success.is_none_or(|s| **t > s)).count() as u32;
+                let ready_at = last_failure.map(|f| f.add(failure_backoff(consecutive))).unwrap_or(ctx.now);
+                if consecutive > 0 && ready_at > ctx.now {
+                    if self.timer.get(id).is_none_or(|t| *t != ready_at) {
+                        self.timer.insert(id, ready_at);
+                        ctx.queue.push(ready_at, Event::Controller(CtrlEvent::SyncJob(id)));
+                    }
+                } else {
+                    self.create(inf, id, want, ctx);
+                }
+            }
+        }
+        if status != job.status {
+            let mut updated = (**job).clone();
+            updated.status = status;
+            let req = Request::UpdateJob { id, job: Box::new(updated) };
+            ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+        }
+    }
+
+    fn create(&mut self, inf: &Informers, id: JobId, n: i32, ctx: &mut Ctx) {
+        let Some(job) = inf.jobs.get(id) else { return };
+        self.expectations.insert(id, Expectations { adds: i64::from(n), dels: 0, set_at: ctx.now });
+        let Some(created) = self.created.entry(id).map(|e| e.or_insert(0)) else { return };
+        for _ in 0..n {
+            let ordinal = *created;
+            *created += 1;
+            let new = NewPod {
+                name: None,
+                generate_name: format!("{}-", job.name).into(),
+                namespace: job.namespace.clone(),
+                owner: Some(OwnerRef::Job(id)),
+                workload: job.name.clone(),
+                rng_key: (u64::from(job.workload_index) << 40) | ordinal,
+                template: job.template.clone(),
+            };
+            ctx.api.submit(Client::ControllerManager, Request::CreatePod(new), false, ctx.now, ctx.queue);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_sequence() {
+        let secs: Vec<u64> = (1..=8).map(|n| failure_backoff(n).micros() / 1_000_000).collect();
+        assert_eq!(secs, vec![10, 20, 40, 80, 160, 320, 600, 600]);
+        assert_eq!(failure_backoff(0), SimDuration::ZERO);
+    }
+}

@@ -1,0 +1,213 @@
+//! The virtual etcd: the cluster's key-value store, with one global revision and a change stream.
+//!
+//! Every successful write bumps the global revision by one and stamps it on the object as its
+//! `resourceVersion`, exactly like etcd's `mod_revision`. Each write produces a [`Change`], which the apiserver's
+//! watch cache fans out to watchers. Objects live in typed tables (the keyspace `/registry/<kind>/...` of a real
+//! cluster) so that lookups are array indexing rather than string keys.
+//!
+//! Only the apiserver writes here: components hold their own informer caches, filled by watches.
+
+use crate::model::{
+    Deployment, DeploymentId, Job, JobId, Node, NodeId, PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
+};
+use slotmap::SlotMap;
+use std::sync::Arc;
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One committed write, as watchers see it: the object's new state (or last state, for deletions).
+#[derive(Clone, Debug)]
+pub enum Change {
+    Pod { id: PodId, spec: Arc<PodSpec>, state: PodState, op: Op },
+    Node { id: NodeId, node: Arc<Node>, op: Op },
+    ReplicaSet { id: ReplicaSetId, obj: Arc<ReplicaSet>, op: Op },
+    Deployment { id: DeploymentId, obj: Arc<Deployment>, op: Op },
+    Job { id: JobId, obj: Arc<Job>, op: Op },
+}
+
+/// A stored pod.
+#[derive(Clone, Debug)]
+pub struct PodRecord {
+    pub spec: Arc<PodSpec>,
+    pub state: PodState,
+}
+
+/// A stored cluster-scoped or workload object with its `resourceVersion`.
+#[derive(Clone, Debug)]
+pub struct Versioned<T> {
+    pub obj: Arc<T>,
+    pub resource_version: u64,
+}
+
+/// The store.
+#[derive(Default)]
+pub struct Etcd {
+    revision: u64,
+    pub pods: SlotMap<PodId, PodRecord>,
+    /// Indexed by `NodeId`; `None` once a node is deleted (ids are never reused).
+    pub nodes: Vec<Option<Versioned<Node>>>,
+    pub replicasets: SlotMap<ReplicaSetId, Versioned<ReplicaSet>>,
+    pub deployments: SlotMap<DeploymentId, Versioned<Deployment>>,
+    pub jobs: SlotMap<JobId, Versioned<Job>>,
+    /// Writes per kind, for statistics.
+    pub writes: u64,
+}
+
+impl Etcd {
+    pub fn new() -> Etcd {
+        Etcd::default()
+    }
+
+    /// The current global revision (the revision of the last write).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.revision += 1;
+        self.writes += 1;
+        self.revision
+    }
+
+    /// Stores a new pod.
+    pub fn create_pod(&mut self, spec: Arc<PodSpec>, mut state: PodState) -> (PodId, Change) {
+        state.resource_version = self.bump();
+        let id = self.pods.insert(PodRecord { spec: spec.clone(), state });
+        (id, Change::Pod { id, spec, state, op: Op::Added })
+    }
+
+    /// Replaces a pod's state. The caller has checked that the pod exists.
+    pub fn update_pod(&mut self, id: PodId, mut state: PodState) -> Option<Change> {
+        let rev = self.revision + 1;
+        let rec = self.pods.get_mut(id)?;
+        state.resource_version = rev;
+        rec.state = state;
+        let change = Change::Pod { id, spec: rec.spec.clone(), state, op: Op::Modified };
+        self.bump();
+        Some(change)
+    }
+
+    /// Removes a pod. The change carries its last state.
+    pub fn delete_pod(&mut self, id: PodId) -> Option<Change> {
+        let mut rec = self.pods.remove(id)?;
+        rec.state.resource_version = self.bump();
+        Some(Change::Pod { id, spec: rec.spec, state: rec.state, op: Op::Deleted })
+    }
+
+    /// Stores a new node and returns its id.
+    pub fn create_node(&mut self, node: Node) -> (NodeId, Change) {
+        let rv = self.bump();
+        let id = NodeId(self.nodes.len() as u32);
+        let obj = Arc::new(node);
+        self.nodes.push(Some(Versioned { obj: obj.clone(), resource_version: rv }));
+        (id, Change::Node { id, node: obj, op: Op::Added })
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<&Arc<Node>> {
+        self.nodes.get(id.index()).and_then(|n| n.as_ref()).map(|v| &v.obj)
+    }
+
+    /// Replaces a node object.
+    pub fn update_node(&mut self, id: NodeId, node: Node) -> Option<Change> {
+        let rv = self.revision + 1;
+        let slot = self.nodes.get_mut(id.index())?.as_mut()?;
+        let obj = Arc::new(node);
+        *slot = Versioned { obj: obj.clone(), resource_version: rv };
+        self.bump();
+        Some(Change::Node { id, node: obj, op: Op::Modified })
+    }
+
+    pub fn create_replicaset(&mut self, rs: ReplicaSet) -> (ReplicaSetId, Change) {
+        let rv = self.bump();
+        let obj = Arc::new(rs);
+        let id = self.replicasets.insert(Versioned { obj: obj.clone(), resource_version: rv });
+        (id, Change::ReplicaSet { id, obj, op: Op::Added })
+    }
+
+    pub fn update_replicaset(&mut self, id: ReplicaSetId, rs: ReplicaSet) -> Option<Change> {
+        let rv = self.revision + 1;
+        let slot = self.replicasets.get_mut(id)?;
+        let obj = Arc::new(rs);
+        *slot = Versioned { obj: obj.clone(), resource_version: rv };
+        self.bump();
+        Some(Change::ReplicaSet { id, obj, op: Op::Modified })
+    }
+
+    pub fn create_deployment(&mut self, d: Deployment) -> (DeploymentId, Change) {
+        let rv = self.bump();
+        let obj = Arc::new(d);
+        let id = self.deployments.insert(Versioned { obj: obj.clone(), resource_version: rv });
+        (id, Change::Deployment { id, obj, op: Op::Added })
+    }
+
+    pub fn update_deployment(&mut self, id: DeploymentId, d: Deployment) -> Option<Change> {
+        let rv = self.revision + 1;
+        let slot = self.deployments.get_mut(id)?;
+        let obj = Arc::new(d);
+        *slot = Versioned { obj: obj.clone(), resource_version: rv };
+        self.bump();
+        Some(Change::Deployment { id, obj, op: Op::Modified })
+    }
+
+    pub fn create_job(&mut self, job: Job) -> (JobId, Change) {
+        let rv = self.bump();
+        let obj = Arc::new(job);
+        let id = self.jobs.insert(Versioned { obj: obj.clone(), resource_version: rv });
+        (id, Change::Job { id, obj, op: Op::Added })
+    }
+
+    pub fn update_job(&mut self, id: JobId, job: Job) -> Option<Change> {
+        let rv = self.revision + 1;
+        let slot = self.jobs.get_mut(id)?;
+        let obj = Arc::new(job);
+        *slot = Versioned { obj: obj.clone(), resource_version: rv };
+        self.bump();
+        Some(Change::Job { id, obj, op: Op::Modified })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Labels, Resources, s};
+    use crate::time::SimTime;
+
+    fn node(name: &str) -> Node {
+        Node {
+            name: s(name),
+            uid: 1,
+            labels: Labels::new(),
+            taints: vec![],
+            unschedulable: false,
+            allocatable: Resources::new(1000, 1000),
+            allocatable_pods: 110,
+            ready: crate::model::ConditionStatus::True,
+            ready_transition: SimTime::ZERO,
+            pool: 0,
+        }
+    }
+
+    #[test]
+    fn every_write_bumps_the_revision() {
+        let mut etcd = Etcd::new();
+        assert_eq!(etcd.revision(), 0);
+        let (a, _) = etcd.create_node(node("a"));
+        let (b, _) = etcd.create_node(node("b"));
+        assert_eq!(etcd.revision(), 2);
+        let mut n = (**etcd.node(a).unwrap()).clone();
+        n.unschedulable = true;
+        let change = etcd.update_node(a, n).unwrap();
+        assert_eq!(etcd.revision(), 3);
+        assert!(matches!(change, Change::Node { op: Op::Modified, .. }));
+        assert_eq!(etcd.nodes[a.index()].as_ref().unwrap().resource_version, 3);
+        assert_eq!(etcd.nodes[b.index()].as_ref().unwrap().resource_version, 2);
+        assert!(etcd.update_node(NodeId(99), node("x")).is_none());
+        assert_eq!(etcd.revision(), 3, "failed writes do not bump the revision");
+    }
+}

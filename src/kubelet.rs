@@ -1,0 +1,394 @@
+//! Simulated kubelets, one per node, with fake containers.
+//!
+//! A kubelet learns of the pods bound to its node through its own watch (`spec.nodeName=<node>`), admits them
+//! against the node's allocatable (rejecting as `OutOfcpu`/`OutOfmemory`/`OutOfpods` where the real kubelet
+//! would), pulls missing images one at a time into the node's image cache, starts the containers, reports
+//! `Running`, and when the run modelled for the pod ends, reports the exit and applies `restartPolicy` (restarting
+//! with CrashLoopBackOff when the policy says so). Deleted pods are stopped and finally removed.
+//!
+//! A crashed kubelet loses its containers and stops heartbeating; when it comes back it relists its pods.
+
+use crate::apiserver::{Client, PodStatusPatch, Request};
+use crate::etcd::{Change, Op};
+use crate::model::{
+    Node, NodeId, PodId, PodPhase, PodReason, PodSpec, PodState, Resources, RestartPolicy, RunModel, Str,
+};
+use crate::rng::{SimRng, Stream};
+use crate::sim::{Ctx, Event};
+use crate::time::{SimDuration, SimTime};
+use std::sync::Arc;
+
+/// CrashLoopBackOff: first delay 10 s, doubling (`pkg/kubelet/kubelet.go`).
+const BACKOFF_INITIAL: SimDuration = SimDuration::from_secs(10);
+/// CrashLoopBackOff cap (`MaxContainerBackOff`): 300 s.
+const BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
+/// A container that ran this long since its last restart resets the back-off (2 x the cap).
+const BACKOFF_RESET: SimDuration = SimDuration::from_secs(600);
+
+/// Kubelet events. `token` identifies the step a timer was set for; a mismatch means the timer is stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KubeletEvent {
+    /// Images are present: start the containers.
+    ImagesReady { pod: PodId, token: u32 },
+    /// Containers started: report Running.
+    Started { pod: PodId, token: u32 },
+    /// The run ended: report the exit.
+    Exited { pod: PodId, token: u32 },
+    /// The back-off after a crash ended: start again.
+    Restart { pod: PodId, token: u32 },
+    /// The containers of a deleted pod stopped: remove the pod.
+    Stopped { pod: PodId, token: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Pulling,
+    Starting,
+    Running,
+    BackingOff,
+    Stopping,
+    Done,
+}
+
+struct KubePod {
+    id: PodId,
+    spec: Arc<PodSpec>,
+    phase: Phase,
+    token: u32,
+    /// Runs started so far (the first run is 0).
+    runs: u32,
+    restarts: u32,
+    started_at: SimTime,
+    /// The current CrashLoopBackOff delay (zero before the first crash).
+    backoff: SimDuration,
+    holds_resources: bool,
+}
+
+/// One node's kubelet.
+pub struct Kubelet {
+    pub node_id: NodeId,
+    node: Arc<Node>,
+    pub alive: bool,
+    pods: Vec<KubePod>,
+    /// Images on the node and when each is (or will be) available.
+    images: Vec<(Str, SimTime)>,
+    /// The serialized image puller is busy until this time.
+    pull_busy_until: SimTime,
+    /// Requests of admitted, non-terminal pods.
+    admitted: Resources,
+    admitted_pods: i64,
+    next_token: u32,
+    seed: u64,
+}
+
+impl Kubelet {
+    pub fn new(node_id: NodeId, node: Arc<Node>, seed: u64) -> Kubelet {
+        Kubelet {
+            node_id,
+            node,
+            alive: false,
+            pods: Vec::new(),
+            images: Vec::new(),
+            pull_busy_until: SimTime::ZERO,
+            admitted: Resources::default(),
+            admitted_pods: 0,
+            next_token: 0,
+            seed,
+        }
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Number of pods the kubelet is running or starting.
+    pub fn active_pods(&self) -> usize {
+        self.pods.iter().filter(|p| p.phase != Phase::Done).count()
+    }
+
+    fn token(&mut self) -> u32 {
+        self.next_token = self.next_token.wrapping_add(1);
+        self.next_token
+    }
+
+    fn client(&self) -> Client {
+        Client::Kubelet(self.node_id)
+    }
+
+    fn at(&self, ctx: &mut Ctx, t: SimTime, ev: KubeletEvent) {
+        ctx.queue.push(t, Event::Kubelet(self.node_id, ev));
+    }
+
+    /// First start: register the node object, then watch pods and start heartbeating.
+    pub fn boot(&mut self, ctx: &mut Ctx, heartbeat_phase: SimDuration) {
+        self.alive = true;
+        ctx.api.submit(self.client(), Request::CreateNode(Box::new((*self.node).clone())), false, ctx.now, ctx.queue);
+        ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
+        ctx.api.lease_start(self.node_id, ctx.now.add(heartbeat_phase));
+    }
+
+    /// The machine or the kubelet process died: containers are gone, heartbeats stop.
+    /// Returns the commit time of the last Lease renewal.
+    pub fn crash(&mut self, ctx: &mut Ctx) -> Option<SimTime> {
+        self.alive = false;
+        self.pods.clear();
+        self.admitted = Resources::default();
+        self.admitted_pods = 0;
+        self.next_token = self.next_token.wrapping_add(1 << 16);
+        ctx.api.disconnect_kubelet(self.node_id);
+        ctx.api.lease_stop(self.node_id, ctx.now)
+    }
+
+    /// The kubelet starts again after a crash: it posts Ready, resumes heartbeats and relists its pods.
+    pub fn restart(&mut self, ctx: &mut Ctx) {
+        self.alive = true;
+        self.pull_busy_until = ctx.now;
+        ctx.api.lease_start(self.node_id, ctx.now);
+        let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True };
+        ctx.api.submit(self.client(), ready, false, ctx.now, ctx.queue);
+        ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
+    }
+
+    fn find(&self, id: PodId) -> Option<usize> {
+        self.pods.iter().position(|p| p.id == id)
+    }
+
+    /// A change on the kubelet's pod watch.
+    pub fn on_change(&mut self, change: &Change, ctx: &mut Ctx) {
+        if !self.alive {
+            return;
+        }
+        let Change::Pod { id, spec, state, op } = change else { return };
+        if state.node != Some(self.node_id) {
+            return;
+        }
+        match (self.find(*id), op) {
+            (Some(i), Op::Deleted) => {
+                self.release(i);
+                self.pods.remove(i);
+            }
+            (None, Op::Deleted) => {}
+            (Some(i), _) => {
+                if state.deletion.is_some() && !matches!(self.pods[i].phase, Phase::Stopping | Phase::Done) {
+                    self.stop(i, ctx);
+                }
+            }
+            (None, _) => self.admit(*id, spec, state, ctx),
+        }
+    }
+
+    /// A pod newly seen on this node (bound to it, or relisted after a restart).
+    fn admit(&mut self, id: PodId, spec: &Arc<PodSpec>, state: &PodState, ctx: &mut Ctx) {
+        if state.phase.is_terminal() {
+            return;
+        }
+        if state.deletion.is_some() {
+            // Deleted while this kubelet was away: its containers are gone, finish the deletion.
+            ctx.api.submit(self.client(), Request::RemovePod { pod: id }, false, ctx.now, ctx.queue);
+            return;
+        }
+        if state.phase == PodPhase::Running && spec.template.restart_policy == RestartPolicy::Never {
+            // The node went down under a running pod that may not restart: its containers are lost.
+            let patch = PodStatusPatch {
+                phase: Some(PodPhase::Failed),
+                ready: Some(false),
+                reason: Some(PodReason::Error),
+                exit_code: Some(137),
+                ..Default::default()
+            };
+            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch }, false, ctx.now, ctx.queue);
+            return;
+        }
+        // Admission (the kubelet's predicate admit handler): the pod must fit next to the admitted pods.
+        let req = &spec.template.requests;
+        let alloc = &self.node.allocatable;
+        let reject = if self.admitted_pods + 1 > self.node.allocatable_pods {
+            Some(PodReason::OutOfPods)
+        } else if req.cpu_millis > 0 && req.cpu_millis > alloc.cpu_millis - self.admitted.cpu_millis {
+            Some(PodReason::OutOfCpu)
+        } else if req.memory_bytes > 0 && req.memory_bytes > alloc.memory_bytes - self.admitted.memory_bytes {
+            Some(PodReason::OutOfMemory)
+        } else if req.scalars.iter().any(|(n, r)| *r > 0 && *r > alloc.scalar(n) - self.admitted.scalar(n)) {
+            Some(PodReason::OutOfExtended)
+        } else {
+            None
+        };
+        if let Some(reason) = reject {
+            let patch = PodStatusPatch { phase: Some(PodPhase::Failed), reason: Some(reason), ..Default::default() };
+            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch }, false, ctx.now, ctx.queue);
+            return;
+        }
+        self.admitted.add(req);
+        self.admitted_pods += 1;
+        let restarts = state.restart_count + u32::from(state.phase == PodPhase::Running);
+        self.pods.push(KubePod {
+            id,
+            spec: spec.clone(),
+            phase: Phase::Pulling,
+            token: 0,
+            runs: restarts,
+            restarts,
+            started_at: ctx.now,
+            backoff: SimDuration::ZERO,
+            holds_resources: true,
+        });
+        let i = self.pods.len() - 1;
+        self.pull_images(i, ctx);
+    }
+
+    /// Pulls the pod's missing images (one pull at a time per node), then starts its containers.
+    fn pull_images(&mut self, i: usize, ctx: &mut Ctx) {
+        let timings = ctx.api.timings().clone();
+        let mut ready = ctx.now;
+        let images: Vec<Str> = self.pods[i].spec.template.images().cloned().collect();
+        for image in images {
+            let available = match self.images.iter().find(|(name, _)| *name == image) {
+                Some((_, at)) => *at,
+                None => {
+                    let size = ctx.image_size(&image);
+                    let start = self.pull_busy_until.max(ready);
+                    let done = start.add(timings.image_pull_time(size));
+                    self.pull_busy_until = done;
+                    self.images.push((image, done));
+                    done
+                }
+            };
+            ready = ready.max(available);
+        }
+        let token = self.token();
+        let p = &mut self.pods[i];
+        p.phase = Phase::Pulling;
+        p.token = token;
+        let pod = p.id;
+        self.at(ctx, ready, KubeletEvent::ImagesReady { pod, token });
+    }
+
+    pub fn handle(&mut self, ev: KubeletEvent, ctx: &mut Ctx) {
+        if !self.alive {
+            return;
+        }
+        let (pod, token) = match ev {
+            KubeletEvent::ImagesReady { pod, token }
+            | KubeletEvent::Started { pod, token }
+            | KubeletEvent::Exited { pod, token }
+            | KubeletEvent::Restart { pod, token }
+            | KubeletEvent::Stopped { pod, token } => (pod, token),
+        };
+        let Some(i) = self.find(pod) else { return };
+        if self.pods[i].token != token {
+            return;
+        }
+        match ev {
+            KubeletEvent::ImagesReady { .. } | KubeletEvent::Restart { .. } => {
+                let start_latency = ctx.api.timings().container_start_latency;
+                let token = self.token();
+                let p = &mut self.pods[i];
+                p.phase = Phase::Starting;
+                p.token = token;
+                self.at(ctx, ctx.now.add(start_latency), KubeletEvent::Started { pod, token });
+            }
+            KubeletEvent::Started { .. } => self.started(i, ctx),
+            KubeletEvent::Exited { .. } => self.exited(i, ctx),
+            KubeletEvent::Stopped { .. } => {
+                self.pods[i].phase = Phase::Done;
+                self.release(i);
+                ctx.api.submit(self.client(), Request::RemovePod { pod }, false, ctx.now, ctx.queue);
+            }
+        }
+    }
+
+    fn started(&mut self, i: usize, ctx: &mut Ctx) {
+        let token = self.token();
+        let seed = self.seed;
+        let p = &mut self.pods[i];
+        p.phase = Phase::Running;
+        p.token = token;
+        p.started_at = ctx.now;
+        let patch = PodStatusPatch {
+            phase: Some(PodPhase::Running),
+            ready: Some(true),
+            restart_count: Some(p.restarts),
+            ..Default::default()
+        };
+        let pod = p.id;
+        let run = match &p.spec.template.run {
+            RunModel::Forever => None,
+            RunModel::For(dist) => {
+                // Keyed by (pod, run): the same pod runs as long under any policy (common random numbers).
+                let mut rng = SimRng::keyed(seed, Stream::Durations, p.spec.rng_key ^ (u64::from(p.runs) << 48));
+                Some(dist.sample(&mut rng))
+            }
+        };
+        ctx.api.submit(self.client(), Request::PodStatus { pod, patch }, false, ctx.now, ctx.queue);
+        if let Some(d) = run {
+            self.at(ctx, ctx.now.add(d), KubeletEvent::Exited { pod, token });
+        }
+    }
+
+    fn exited(&mut self, i: usize, ctx: &mut Ctx) {
+        let seed = self.seed;
+        let p = &mut self.pods[i];
+        let exit = p.spec.template.exit;
+        let mut rng = SimRng::keyed(seed, Stream::Workload, p.spec.rng_key ^ (u64::from(p.runs) << 48));
+        let failed = rng.chance(exit.failure_probability);
+        let exit_code = if failed { exit.failure_exit_code } else { 0 };
+        let restart = match p.spec.template.restart_policy {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => failed,
+            RestartPolicy::Never => false,
+        };
+        let pod = p.id;
+        if !restart {
+            let phase = if failed { PodPhase::Failed } else { PodPhase::Succeeded };
+            p.phase = Phase::Done;
+            let patch = PodStatusPatch {
+                phase: Some(phase),
+                ready: Some(false),
+                reason: failed.then_some(PodReason::Error),
+                exit_code: Some(exit_code),
+                ..Default::default()
+            };
+            ctx.api.submit(self.client(), Request::PodStatus { pod, patch }, false, ctx.now, ctx.queue);
+            self.release(i);
+            return;
+        }
+        // CrashLoopBackOff: the first restart is immediate; later ones wait 10 s doubling to 300 s. A container
+        // that ran longer than 10 minutes since its last restart starts over.
+        if ctx.now.since(p.started_at) > BACKOFF_RESET {
+            p.backoff = SimDuration::ZERO;
+        }
+        let delay = p.backoff;
+        p.backoff =
+            if p.backoff == SimDuration::ZERO { BACKOFF_INITIAL } else { p.backoff.saturating_mul(2).min(BACKOFF_MAX) };
+        p.runs += 1;
+        p.restarts += 1;
+        p.phase = Phase::BackingOff;
+        let patch = PodStatusPatch { ready: Some(false), exit_code: Some(exit_code), ..Default::default() };
+        ctx.api.submit(self.client(), Request::PodStatus { pod, patch }, false, ctx.now, ctx.queue);
+        let token = self.token();
+        self.pods[i].token = token;
+        self.at(ctx, ctx.now.add(delay), KubeletEvent::Restart { pod, token });
+    }
+
+    /// Graceful termination: containers get SIGTERM, exit after their stop latency (at most the grace period),
+    /// then the kubelet removes the pod.
+    fn stop(&mut self, i: usize, ctx: &mut Ctx) {
+        let stop = ctx.api.timings().container_stop_latency;
+        let token = self.token();
+        let p = &mut self.pods[i];
+        let grace = p.spec.template.termination_grace_period;
+        p.phase = Phase::Stopping;
+        p.token = token;
+        let pod = p.id;
+        self.at(ctx, ctx.now.add(stop.min(grace)), KubeletEvent::Stopped { pod, token });
+    }
+
+    fn release(&mut self, i: usize) {
+        let p = &mut self.pods[i];
+        if p.holds_resources {
+            p.holds_resources = false;
+            self.admitted.sub(&p.spec.template.requests);
+            self.admitted_pods -= 1;
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Labels, label selectors (ReplicaSets, topology spread, affinity) and node selector terms (node affinity).
+
+use super::Str;
+
+/// A set of labels, sorted by key for binary search and deterministic iteration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels(Vec<(Str, Str)>);
+
+impl Labels {
+    pub fn new() -> Labels {
+        Labels(Vec::new())
+    }
+
+    /// Builds from pairs; a later duplicate key overrides an earlier one.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (Str, Str)>) -> Labels {
+        let mut labels = Labels::new();
+        for (k, v) in pairs {
+            labels.insert(k, v);
+        }
+        labels
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Str> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(key)).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn insert(&mut self, key: Str, value: Str) {
+        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Str, &Str)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// True when every pair of `subset` is present in `self` with the same value (nodeSelector, matchLabels).
+    pub fn contains_all(&self, subset: &Labels) -> bool {
+        subset.iter().all(|(k, v)| self.get(k) == Some(v))
+    }
+}
+
+/// Operators of a label selector's `matchExpressions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectorOp {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+/// One `matchExpressions` entry of a label selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectorRequirement {
+    pub key: Str,
+    pub op: SelectorOp,
+    pub values: Vec<Str>,
+}
+
+impl SelectorRequirement {
+    pub fn matches(&self, labels: &Labels) -> bool {
+        let value = labels.get(&self.key);
+        match self.op {
+            SelectorOp::In => value.is_some_and(|v| self.values.contains(v)),
+            SelectorOp::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            SelectorOp::Exists => value.is_some(),
+            SelectorOp::DoesNotExist => value.is_none(),
+        }
+    }
+}
+
+/// A `metav1.LabelSelector`: `matchLabels` AND all `matchExpressions`. An empty selector matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelSelector {
+    pub match_labels: Labels,
+    pub match_expressions: Vec<SelectorRequirement>,
+}
+
+impl LabelSelector {
+    pub fn from_labels(labels: Labels) -> LabelSelector {
+        LabelSelector { match_labels: labels, match_expressions: Vec::new() }
+    }
+
+    pub fn matches(&self, labels: &Labels) -> bool {
+        labels.contains_all(&self.match_labels) && self.match_expressions.iter().all(|r| r.matches(labels))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.match_labels.is_empty() && self.match_expressions.is_empty()
+    }
+}
+
+/// Operators of a node selector requirement (node affinity): label selector operators plus `Gt` and `Lt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeSelectorOp {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+    Gt,
+    Lt,
+}
+
+/// One `matchExpressions` entry of a node selector term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSelectorRequirement {
+    pub key: Str,
+    pub op: NodeSelectorOp,
+    pub values: Vec<Str>,
+}
+
+impl NodeSelectorRequirement {
+    /// Upstream semantics: `Gt`/`Lt` take exactly one integer value and compare it with the label parsed as an
+    /// integer; a missing or non-integer label does not match.
+    pub fn matches(&self, labels: &Labels) -> bool {
+        let value = labels.get(&self.key);
+        match self.op {
+            NodeSelectorOp::In => value.is_some_and(|v| self.values.contains(v)),
+            NodeSelectorOp::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            NodeSelectorOp::Exists => value.is_some(),
+            NodeSelectorOp::DoesNotExist => value.is_none(),
+            NodeSelectorOp::Gt | NodeSelectorOp::Lt => {
+                let (Some(v), Some(bound)) = (value, self.values.first()) else { return false };
+                let (Ok(v), Ok(bound)) = (v.parse::<i64>(), bound.parse::<i64>()) else { return false };
+                if self.op == NodeSelectorOp::Gt { v > bound } else { v < bound }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::s;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().map(|(k, v)| (s(k), s(v))))
+    }
+
+    #[test]
+    fn selector_operators() {
+        let l = labels(&[("app", "web"), ("tier", "front"), ("gen", "5")]);
+        let req = |key: &str, op, values: &[&str]| SelectorRequirement {
+            key: s(key),
+            op,
+            values: values.iter().map(s).collect(),
+        };
+        assert!(req("app", SelectorOp::In, &["web", "api"]).matches(&l));
+        assert!(!req("app", SelectorOp::In, &["api"]).matches(&l));
+        assert!(req("app", SelectorOp::NotIn, &["api"]).matches(&l));
+        assert!(req("missing", SelectorOp::NotIn, &["api"]).matches(&l));
+        assert!(req("tier", SelectorOp::Exists, &[]).matches(&l));
+        assert!(req("missing", SelectorOp::DoesNotExist, &[]).matches(&l));
+        let sel = LabelSelector {
+            match_labels: labels(&[("app", "web")]),
+            match_expressions: vec![req("tier", SelectorOp::In, &["front"])],
+        };
+        assert!(sel.matches(&l));
+        assert!(LabelSelector::default().matches(&Labels::new()));
+    }
+
+    #[test]
+    fn node_selector_gt_lt() {
+        let l = labels(&[("gen", "5"), ("name", "x")]);
+        let req = |key: &str, op, v: &str| NodeSelectorRequirement { key: s(key), op, values: vec![s(v)] };
+        assert!(req("gen", NodeSelectorOp::Gt, "4").matches(&l));
+        assert!(!req("gen", NodeSelectorOp::Gt, "5").matches(&l));
+        assert!(req("gen", NodeSelectorOp::Lt, "6").matches(&l));
+        assert!(!req("name", NodeSelectorOp::Lt, "6").matches(&l));
+        assert!(!req("missing", NodeSelectorOp::Gt, "0").matches(&l));
+    }
+}

@@ -1,0 +1,57 @@
+//! The Kubernetes object model kubesim simulates: the subset of the API that placement and lifecycles depend on.
+//!
+//! Objects are split the way the simulator uses them. The parts of a pod that never change after creation
+//! (name, owner, containers, constraints) live in an [`Arc`]-shared [`PodSpec`] whose bulky part, the
+//! [`PodTemplate`], is shared by every pod of a workload; the parts that change (phase, node, readiness,
+//! deletion) are a small `Copy` [`PodState`]. A watch event therefore costs a reference-count increment and a
+//! 64-byte copy, never an allocation. Cluster-scoped objects that change rarely (nodes, workloads) are stored as
+//! `Arc<T>` and replaced copy-on-write.
+
+pub mod labels;
+pub mod node;
+pub mod pod;
+pub mod resources;
+pub mod taints;
+pub mod workload;
+
+pub use labels::{LabelSelector, Labels, NodeSelectorOp, NodeSelectorRequirement, SelectorOp, SelectorRequirement};
+pub use node::{ConditionStatus, Node, NodeId};
+pub use pod::{
+    Container, ExitModel, OwnerRef, PodId, PodPhase, PodReason, PodSpec, PodState, PodTemplate, PreemptionPolicy,
+    RestartPolicy, RunModel,
+};
+pub use resources::Resources;
+pub use taints::{Taint, TaintEffect, Toleration, TolerationOp};
+pub use workload::{Deployment, DeploymentId, IntOrPercent, Job, JobId, ReplicaSet, ReplicaSetId};
+
+use std::sync::Arc;
+
+/// Shared immutable string. Names, label keys and values are cloned often and never mutated.
+pub type Str = Arc<str>;
+
+/// Convenience: an owned `Str` from anything string-like.
+pub fn s(text: impl AsRef<str>) -> Str {
+    Arc::from(text.as_ref())
+}
+
+/// The API kinds kubesim stores. Used in `events.csv` (`kind` column) and watch routing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Pod,
+    Node,
+    ReplicaSet,
+    Deployment,
+    Job,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Pod => "Pod",
+            Kind::Node => "Node",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::Deployment => "Deployment",
+            Kind::Job => "Job",
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The run's observer: the `events.csv` timeline and the accumulators behind `summary.json`.
+//!
+//! Components never format output themselves; they report what happened here. Rows are streamed to the sink as
+//! they happen (a run of a million pods never holds its timeline in memory), and metrics are accumulated
+//! incrementally (time-weighted allocation integrals, latency samples).
+
+use crate::metrics::Collector;
+use crate::model::Kind;
+use crate::time::{SimTime, write_secs};
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+
+/// The `event` column of `events.csv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventType {
+    // Pods (written by the apiserver when the change commits).
+    PodCreated,
+    PodScheduled,
+    PodUnschedulable,
+    PodRunning,
+    PodSucceeded,
+    PodFailed,
+    PodEvicted,
+    PodDeleted,
+    PodRejected,
+    PodTerminating,
+    // Nodes.
+    NodeAdded,
+    NodeReady,
+    NodeNotReady,
+    NodeTainted,
+    NodeUntainted,
+    NodeFailed,
+    NodeRecovered,
+    // Workloads.
+    DeploymentCreated,
+    ReplicaSetCreated,
+    ReplicaSetScaled,
+    JobCreated,
+    JobComplete,
+    JobFailed,
+    // Apiserver.
+    Rejected,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::PodCreated => "PodCreated",
+            EventType::PodScheduled => "PodScheduled",
+            EventType::PodUnschedulable => "PodUnschedulable",
+            EventType::PodRunning => "PodRunning",
+            EventType::PodSucceeded => "PodSucceeded",
+            EventType::PodFailed => "PodFailed",
+            EventType::PodEvicted => "PodEvicted",
+            EventType::PodDeleted => "PodDeleted",
+            EventType::PodRejected => "PodRejected",
+            EventType::PodTerminating => "PodTerminating",
+            EventType::NodeAdded => "NodeAdded",
+            EventType::NodeReady => "NodeReady",
+            EventType::NodeNotReady => "NodeNotReady",
+            EventType::NodeTainted => "NodeTainted",
+            EventType::NodeUntainted => "NodeUntainted",
+            EventType::NodeFailed => "NodeFailed",
+            EventType::NodeRecovered => "NodeRecovered",
+            EventType::DeploymentCreated => "DeploymentCreated",
+            EventType::ReplicaSetCreated => "ReplicaSetCreated",
+            EventType::ReplicaSetScaled => "ReplicaSetScaled",
+            EventType::JobCreated => "JobCreated",
+            EventType::JobComplete => "JobComplete",
+            EventType::JobFailed => "JobFailed",
+            EventType::Rejected => "Rejected",
+        }
+    }
+}
+
+/// The header of `events.csv`. Later columns may be appended; these never change order.
+pub const EVENTS_HEADER: &str = "time_s,event,kind,name,node,detail";
+
+/// One recorded row, kept in memory by [`EventSink::Memory`] (tests and library users).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub time: SimTime,
+    pub event: EventType,
+    pub kind: Kind,
+    pub name: String,
+    pub node: String,
+    pub detail: String,
+}
+
+/// Where rows go.
+pub enum EventSink {
+    /// Dropped (benchmarks).
+    Discard,
+    /// Kept in memory.
+    Memory(Vec<EventRow>),
+    /// Streamed as CSV.
+    Csv(Box<dyn Write>),
+}
+
+/// Receives events and keeps the run's counters.
+pub struct Recorder {
+    /// Metric accumulators (fed by the apiserver and the scheduler).
+    pub metrics: Collector,
+    sink: EventSink,
+    line: String,
+    io_error: Option<io::Error>,
+    rows: u64,
+}
+
+impl Recorder {
+    pub fn new(sink: EventSink) -> Recorder {
+        let mut rec =
+            Recorder { metrics: Collector::default(), sink, line: String::with_capacity(256), io_error: None, rows: 0 };
+        if let EventSink::Csv(w) = &mut rec.sink
+            && let Err(e) = writeln!(w, "{EVENTS_HEADER}")
+        {
+            rec.io_error = Some(e);
+        }
+        rec
+    }
+
+    /// Records one event. `detail` is formatted only when the sink keeps it.
+    pub fn event(
+        &mut self,
+        time: SimTime,
+        event: EventType,
+        kind: Kind,
+        name: &str,
+        node: &str,
+        detail: fmt::Arguments,
+    ) {
+        self.rows += 1;
+        match &mut self.sink {
+            EventSink::Discard => {}
+            EventSink::Memory(rows) => rows.push(EventRow {
+                time,
+                event,
+                kind,
+                name: name.to_string(),
+                node: node.to_string(),
+                detail: fmt::format(detail),
+            }),
+            EventSink::Csv(w) => {
+                if self.io_error.is_some() {
+                    return;
+                }
+                let line = &mut self.line;
+                line.clear();
+                write_secs(line, time.micros());
+                line.push(',');
+                line.push_str(event.as_str());
+                line.push(',');
+                line.push_str(kind.as_str());
+                line.push(',');
+                push_csv_field(line, name);
+                line.push(',');
+                push_csv_field(line, node);
+                line.push(',');
+                let start = line.len();
+                let _ = line.write_fmt(detail);
+                if needs_quoting(&line[start..]) {
+                    let raw = line.split_off(start);
+                    push_csv_field(line, &raw);
+                }
+                line.push('\n');
+                if let Err(e) = w.write_all(line.as_bytes()) {
+                    self.io_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Number of rows recorded so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Flushes the sink and returns the rows kept in memory (if any). Reports the first I/O error.
+    pub fn finish(&mut self) -> io::Result<Vec<EventRow>> {
+        if let Some(e) = self.io_error.take() {
+            return Err(e);
+        }
+        match &mut self.sink {
+            EventSink::Csv(w) => {
+                w.flush()?;
+                Ok(Vec::new())
+            }
+            EventSink::Memory(rows) => Ok(std::mem::take(rows)),
+            EventSink::Discard => Ok(Vec::new()),
+        }
+    }
+}
+
+fn needs_quoting(field: &str) -> bool {
+    field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends `field` as an RFC 4180 CSV field (quoted only when needed).
+fn push_csv_field(line: &mut String, field: &str) {
+    if needs_quoting(field) {
+        line.push('"');
+        for ch in field.chars() {
+            if ch == '"' {
+                line.push('"');
+            }
+            line.push(ch);
+        }
+        line.push('"');
+    } else {
+        line.push_str(field);
+    }
+}
+
+/// Shorthand for `recorder.event(..., format_args!(...))`.
+#[macro_export]
+macro_rules! record {
+    ($rec:expr, $time:expr, $event:ident, $kind:ident, $name:expr, $node:expr) => {
+        $rec.event($time, $crate::recorder::EventType::$event, $crate::model::Kind::$kind, $name, $node, format_args!(""))
+    };
+    ($rec:expr, $time:expr, $event:ident, $kind:ident, $name:expr, $node:expr, $($fmt:tt)+) => {
+        $rec.event($time, $crate::recorder::EventType::$event, $crate::model::Kind::$kind, $name, $node, format_args!($($fmt)+))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn csv_rows_are_quoted_when_needed() {
+        let buf = Shared::default();
+        let mut rec = Recorder::new(EventSink::Csv(Box::new(buf.clone())));
+        record!(rec, SimTime(1_500_000), PodScheduled, Pod, "web-1", "node-a", "score={}", 87);
+        record!(rec, SimTime(2_000_000), PodUnschedulable, Pod, "web-2", "", "0/3 nodes are available: 3 \"x\", y");
+        rec.finish().unwrap();
+        let text = String::from_utf8(buf.0.borrow().clone()).unwrap();
+        assert_eq!(
+            text,
+            "time_s,event,kind,name,node,detail\n1.5,PodScheduled,Pod,web-1,node-a,score=87\n\
+             2,PodUnschedulable,Pod,web-2,,\"0/3 nodes are available: 3 \"\"x\"\", y\"\n"
+        );
+        let mut parsed = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = parsed.records().map(|r| r.unwrap()).collect();
+        assert_eq!(&rows[1][5], "0/3 nodes are available: 3 \"x\", y");
+    }
+}

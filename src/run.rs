@@ -1,0 +1,255 @@
+//! Running a scenario and writing its results.
+//!
+//! Outputs go to a hidden temporary directory next to the destination and are renamed into place only when the
+//! run and every file succeeded, so a failed or interrupted run never leaves a half-written result directory.
+//! Wall-clock figures are printed on the terminal only; files hold simulated quantities, so they are
+//! byte-identical for the same scenario, seed and kubesim version.
+
+use crate::metrics::quantile_s;
+use crate::recorder::{EventRow, EventSink};
+use crate::scenario::Scenario;
+use crate::sim::Sim;
+use crate::time::SimTime;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The version written into every summary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `summary.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub kubesim_version: String,
+    pub sim_duration_s: f64,
+    pub events_processed: u64,
+    pub nodes: u64,
+    /// Pods in the store at the end, per phase.
+    pub pods: BTreeMap<String, u64>,
+    /// Flat named metrics (see the README's "Outputs" section for definitions).
+    pub metrics: BTreeMap<String, Value>,
+}
+
+/// The result of a run.
+pub struct RunOutcome {
+    pub summary: Summary,
+    /// Rows kept in memory ([`run_in_memory`] only).
+    pub events: Vec<EventRow>,
+    /// Wall-clock time of the simulation loop (never written to files).
+    pub wall: Duration,
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// Builds the summary of a finished run.
+pub fn summarize(sim: &mut Sim) -> Summary {
+    let end = sim.end().min(sim.now().max(sim.end()));
+    let pods_by_phase = sim.pods_by_phase();
+    let terminating = sim.api.etcd.pods.iter().filter(|(_, r)| r.state.deletion.is_some()).count() as u64;
+    let nodes_not_ready = sim.api.etcd.nodes.iter().flatten().filter(|n| !n.obj.is_ready()).count() as u64;
+    let nodes = sim.api.etcd.nodes.iter().flatten().count() as u64;
+    let revision = sim.api.etcd.revision();
+    let requests = sim.api.requests_total;
+    let stats = sim.scheduler.stats;
+    let m = &mut sim.rec.metrics;
+    let mut metrics: BTreeMap<String, Value> = BTreeMap::new();
+    let mut int = |k: &str, v: u64| {
+        metrics.insert(k.to_string(), Value::from(v));
+    };
+    int("pods_created", m.pods_created);
+    int("pods_deleted", m.pods_deleted);
+    int("pods_scheduled", m.pods_scheduled);
+    int("pods_unschedulable", m.pods_unschedulable);
+    int("pods_pending_at_end", pods_by_phase.get(&crate::model::PodPhase::Pending).copied().unwrap_or(0));
+    int("pods_terminating_at_end", terminating);
+    int("scheduling_attempts", m.scheduling_attempts);
+    int("scheduling_failed_attempts", stats.failed_attempts);
+    int("bind_errors", stats.bind_errors);
+    int("evictions", m.evictions);
+    int("nodes_not_ready_at_end", nodes_not_ready);
+    int("api_requests", requests);
+    int("etcd_revision", revision);
+    let mut float = |k: &str, v: f64| {
+        metrics.insert(k.to_string(), Value::from(round6(v)));
+    };
+    let sched = &mut m.scheduling_latency_us;
+    float("scheduling_latency_p50_s", quantile_s(sched, 0.50));
+    float("scheduling_latency_p90_s", quantile_s(sched, 0.90));
+    float("scheduling_latency_p99_s", quantile_s(sched, 0.99));
+    float("scheduling_latency_max_s", quantile_s(sched, 1.0));
+    let startup = &mut m.startup_latency_us;
+    float("pod_startup_latency_p50_s", quantile_s(startup, 0.50));
+    float("pod_startup_latency_p99_s", quantile_s(startup, 0.99));
+    float("pod_startup_latency_max_s", quantile_s(startup, 1.0));
+    float("cpu_allocation_mean", m.cpu_allocation_mean(SimTime::ZERO, end));
+    float("memory_allocation_mean", m.memory_allocation_mean(SimTime::ZERO, end));
+    let cfg = sim.config();
+    Summary {
+        scenario: cfg.name.clone(),
+        seed: cfg.seed,
+        kubesim_version: VERSION.to_string(),
+        sim_duration_s: cfg.duration.as_secs_f64(),
+        events_processed: sim.events_processed(),
+        nodes,
+        pods: pods_by_phase.into_iter().map(|(p, n)| (p.as_str().to_string(), n)).collect(),
+        metrics,
+    }
+}
+
+/// Runs a scenario keeping the events in memory (tests, library users).
+pub fn run_in_memory(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutcome, String> {
+    let mut cfg = scenario.config.clone();
+    if let Some(s) = seed {
+        cfg.seed = s;
+    }
+    let mut sim = Sim::new(Arc::new(cfg), EventSink::Memory(Vec::new()))?;
+    let started = Instant::now();
+    sim.run();
+    let wall = started.elapsed();
+    let events = sim.rec.finish().map_err(|e| e.to_string())?;
+    let summary = summarize(&mut sim);
+    Ok(RunOutcome { summary, events, wall })
+}
+
+/// Why writing results failed.
+#[derive(Debug)]
+pub enum RunError {
+    Io { path: PathBuf, error: io::Error },
+    Sim(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Io { path, error } => write!(f, "error: {}: {error}", path.display()),
+            RunError::Sim(msg) => write!(f, "error: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunError + '_ {
+    move |error| RunError::Io { path: path.to_path_buf(), error }
+}
+
+/// Runs a scenario and writes `summary.json` and `events.csv` into `out`, atomically.
+pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunOutcome, RunError> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    let leaf = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let tmp = parent.join(format!(".{leaf}.kubesim-tmp-{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+    let result = write_run(scenario, &tmp);
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let old = parent.join(format!(".{leaf}.kubesim-old-{}", std::process::id()));
+    if out.exists()
+        && let Err(e) = fs::rename(out, &old)
+    {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(RunError::Io { path: out.to_path_buf(), error: e });
+    }
+    if let Err(e) = fs::rename(&tmp, out) {
+        let _ = fs::rename(&old, out);
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(RunError::Io { path: out.to_path_buf(), error: e });
+    }
+    if old.exists() {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(outcome)
+}
+
+fn write_run(scenario: &Scenario, dir: &Path) -> Result<RunOutcome, RunError> {
+    let events_path = dir.join("events.csv");
+    let file = fs::File::create(&events_path).map_err(io_err(&events_path))?;
+    let sink = EventSink::Csv(Box::new(BufWriter::with_capacity(1 << 20, file)));
+    let mut sim = Sim::new(Arc::new(scenario.config.clone()), sink).map_err(RunError::Sim)?;
+    let started = Instant::now();
+    sim.run();
+    let wall = started.elapsed();
+    sim.rec.finish().map_err(io_err(&events_path))?;
+    let summary = summarize(&mut sim);
+    let summary_path = dir.join("summary.json");
+    let mut text = serde_json::to_string_pretty(&summary).map_err(|e| RunError::Sim(e.to_string()))?;
+    text.push('\n');
+    fs::write(&summary_path, text).map_err(io_err(&summary_path))?;
+    Ok(RunOutcome { summary, events: Vec::new(), wall })
+}
+
+/// Groups digits: 1234567 -> "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The short human summary printed after a run.
+pub fn terminal_report(outcome: &RunOutcome, out: Option<&Path>) -> String {
+    let s = &outcome.summary;
+    let wall = outcome.wall.as_secs_f64().max(1e-9);
+    let metric = |k: &str| s.metrics.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let count = |k: &str| s.metrics.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let phases: Vec<String> = s.pods.iter().map(|(p, n)| format!("{p} {}", thousands(*n))).collect();
+    let mut text = format!(
+        "kubesim {}: {} (seed {})\n  simulated {:.0} s in {:.3} s wall ({:.0}x real time), {} events ({:.2}M events/s)\n",
+        s.kubesim_version,
+        s.scenario,
+        s.seed,
+        s.sim_duration_s,
+        wall,
+        s.sim_duration_s / wall,
+        thousands(s.events_processed),
+        s.events_processed as f64 / wall / 1e6,
+    );
+    text += &format!(
+        "  {} nodes ({} not ready at the end); pods created {}: {}\n",
+        s.nodes,
+        count("nodes_not_ready_at_end"),
+        thousands(count("pods_created")),
+        phases.join(", ")
+    );
+    text += &format!(
+        "  scheduling latency p50 {:.3} s, p99 {:.3} s; {} unschedulable; {} evictions\n",
+        metric("scheduling_latency_p50_s"),
+        metric("scheduling_latency_p99_s"),
+        count("pods_unschedulable"),
+        count("evictions"),
+    );
+    text += &format!(
+        "  allocation (time-weighted mean): cpu {:.1}%, memory {:.1}%\n",
+        100.0 * metric("cpu_allocation_mean"),
+        100.0 * metric("memory_allocation_mean"),
+    );
+    if let Some(dir) = out {
+        text += &format!("  wrote {}/ (summary.json, events.csv)\n", dir.display());
+    }
+    text
+}

@@ -1,0 +1,972 @@
+//! Semantic checks and compilation of a parsed scenario file into a [`SimConfig`].
+//!
+//! Every problem is collected with its position, so one `kubesim validate` run reports all of them.
+
+use super::diag::Diagnostic;
+use super::limits;
+use super::schema::{self, QuantityText, Sp};
+use crate::faults::{FaultSpec, FaultVerb};
+use crate::model::node::{HOSTNAME_LABEL, REGION_LABEL, ZONE_LABEL};
+use crate::model::workload::RollingUpdate;
+use crate::model::{
+    ConditionStatus, Container, ExitModel, LabelSelector, Labels, Node, PodTemplate, PreemptionPolicy, Resources,
+    RestartPolicy, RunModel, Str, Taint, TaintEffect, Toleration, TolerationOp, s,
+};
+use crate::quantity::Quantity;
+use crate::scheduler::plugins::node_resources_fit::ScoringStrategy;
+use crate::scheduler::profile::ProfileConfig;
+use crate::sim::{NodePool, SimConfig};
+use crate::time::{SimDuration, SimTime, parse_duration};
+use crate::timings::Timings;
+use crate::workload::{ArrivalProcess, ArrivalSpec, DeploymentSpec, JobSpec, Workloads};
+use crate::{dist::Dist, model::NodeId};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The label kubesim puts on every node with its pool's name.
+pub const POOL_LABEL: &str = "kubesim.io/pool";
+
+pub struct Compiler<'a> {
+    file: &'a str,
+    src: &'a str,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Which kind of workload a template belongs to (for defaults and checks).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Deployment,
+    Job,
+    Arrival,
+}
+
+impl<'a> Compiler<'a> {
+    pub fn new(file: &'a str, src: &'a str) -> Compiler<'a> {
+        Compiler { file, src, errors: Vec::new() }
+    }
+
+    fn err<T>(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) -> Option<T> {
+        self.errors.push(Diagnostic::at(self.file, self.src, span, message));
+        None
+    }
+
+    /// Byte offset of a string value's content (after its opening quote).
+    fn content_start(&self, span: &std::ops::Range<usize>) -> usize {
+        match self.src.as_bytes().get(span.start) {
+            Some(b'"') | Some(b'\'') => span.start + 1,
+            _ => span.start,
+        }
+    }
+
+    fn duration(&mut self, v: &Sp<String>) -> Option<SimDuration> {
+        match parse_duration(v.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let at = self.content_start(&v.span()) + e.offset;
+                let end = (self.content_start(&v.span()) + v.get_ref().len()).max(at + 1);
+                self.err(at..end, e.message)
+            }
+        }
+    }
+
+    fn duration_within(&mut self, v: &Sp<String>, max: SimDuration, what: &str) -> Option<SimDuration> {
+        let d = self.duration(v)?;
+        if d > max {
+            return self.err(v.span(), format!("{what} {} exceeds the limit of {max}", v.get_ref()));
+        }
+        Some(d)
+    }
+
+    fn quantity(&mut self, v: &Sp<QuantityText>) -> Option<Quantity> {
+        match Quantity::parse(&v.get_ref().0) {
+            Ok(q) if q.is_negative() => {
+                self.err(v.span(), format!("quantity {:?} must not be negative", v.get_ref().0))
+            }
+            Ok(q) => Some(q),
+            Err(e) => {
+                let start = self.content_start(&v.span());
+                let at = if start > v.span().start { start + e.offset } else { v.span().start };
+                self.err(at..(start + v.get_ref().0.len()).max(at + 1), e.to_string())
+            }
+        }
+    }
+
+    fn cpu_millis(&mut self, v: &Sp<QuantityText>) -> Option<i64> {
+        let q = self.quantity(v)?;
+        match q.milli_value() {
+            Ok(m) if m <= limits::MAX_CPU_MILLIS => Some(m),
+            Ok(_) => self.err(v.span(), format!("cpu {:?} exceeds the limit of 1,000,000 cores", v.get_ref().0)),
+            Err(e) => self.err(v.span(), e.to_string()),
+        }
+    }
+
+    fn units(&mut self, v: &Sp<QuantityText>) -> Option<i64> {
+        let q = self.quantity(v)?;
+        match q.value() {
+            Ok(n) => Some(n),
+            Err(e) => self.err(v.span(), e.to_string()),
+        }
+    }
+
+    fn int_in(&mut self, v: &Sp<i64>, min: i64, max: i64, what: &str) -> Option<i64> {
+        let n = *v.get_ref();
+        if n < min || n > max {
+            return self.err(v.span(), format!("{what} must be between {min} and {max}, got {n}"));
+        }
+        Some(n)
+    }
+
+    fn name(&mut self, v: &Sp<String>, what: &str) -> Option<Str> {
+        match crate::apiserver::validate_name(v.get_ref()) {
+            Ok(()) => Some(s(v.get_ref())),
+            Err(e) => self.err(v.span(), format!("{what}: {e}")),
+        }
+    }
+
+    fn labels(&mut self, map: &BTreeMap<String, Sp<String>>) -> Labels {
+        let mut labels = Labels::new();
+        for (k, v) in map {
+            if let Err(e) = validate_label(k, v.get_ref()) {
+                self.err::<()>(v.span(), e);
+                continue;
+            }
+            labels.insert(s(k), s(v.get_ref()));
+        }
+        labels
+    }
+
+    // ----- sections -----
+
+    fn timings(&mut self, section: Option<&Sp<BTreeMap<String, Sp<schema::TimingValue>>>>) -> Timings {
+        let mut t = Timings::default();
+        let Some(section) = section else { return t };
+        for (key, value) in section.get_ref() {
+            let span = value.span();
+            let text = match value.get_ref() {
+                schema::TimingValue::Text(s) => Some(s.clone()),
+                _ => None,
+            };
+            let number = match value.get_ref() {
+                schema::TimingValue::Integer(i) => Some(*i as f64),
+                schema::TimingValue::Float(f) => Some(*f),
+                schema::TimingValue::Text(_) => None,
+            };
+            let dur = |c: &mut Compiler, field: &mut SimDuration| match &text {
+                Some(txt) => {
+                    if let Some(d) = c.duration(&Sp::new(span.clone(), txt.clone())) {
+                        *field = d;
+                    }
+                }
+                None => {
+                    c.err::<()>(span.clone(), format!("timings.{key} is a duration: write it as a string like \"5s\""));
+                }
+            };
+            match key.as_str() {
+                "api_request_latency" => dur(self, &mut t.api_request_latency),
+                "watch_latency" => dur(self, &mut t.watch_latency),
+                "scheduler_cycle" => dur(self, &mut t.scheduler_cycle),
+                "pod_initial_backoff" => dur(self, &mut t.pod_initial_backoff),
+                "pod_max_backoff" => dur(self, &mut t.pod_max_backoff),
+                "pod_max_in_unschedulable_pods" => dur(self, &mut t.pod_max_in_unschedulable_pods),
+                "unschedulable_flush_period" => dur(self, &mut t.unschedulable_flush_period),
+                "node_monitor_period" => dur(self, &mut t.node_monitor_period),
+                "node_monitor_grace_period" => dur(self, &mut t.node_monitor_grace_period),
+                "node_eviction_period" => dur(self, &mut t.node_eviction_period),
+                "pod_gc_period" => dur(self, &mut t.pod_gc_period),
+                "lease_renew_interval" => dur(self, &mut t.lease_renew_interval),
+                "image_pull_latency" => dur(self, &mut t.image_pull_latency),
+                "container_start_latency" => dur(self, &mut t.container_start_latency),
+                "container_stop_latency" => dur(self, &mut t.container_stop_latency),
+                "node_eviction_rate_per_s" => match number {
+                    Some(n) if n > 0.0 && n.is_finite() => t.node_eviction_rate_per_s = n,
+                    _ => {
+                        self.err::<()>(span, "timings.node_eviction_rate_per_s must be a positive number");
+                    }
+                },
+                "default_toleration_seconds"
+                | "terminated_pod_gc_threshold"
+                | "image_pull_bandwidth_bytes_per_s"
+                | "default_image_size_bytes" => match number {
+                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 1e15 => match key.as_str() {
+                        "default_toleration_seconds" => t.default_toleration_seconds = n as i64,
+                        "terminated_pod_gc_threshold" => t.terminated_pod_gc_threshold = n as u64,
+                        "image_pull_bandwidth_bytes_per_s" if n > 0.0 => t.image_pull_bandwidth_bytes_per_s = n as u64,
+                        "default_image_size_bytes" => t.default_image_size_bytes = n as u64,
+                        _ => {
+                            self.err::<()>(span, format!("timings.{key} must be positive"));
+                        }
+                    },
+                    _ => {
+                        self.err::<()>(span, format!("timings.{key} must be a whole non-negative number"));
+                    }
+                },
+                _ => {
+                    let start = span.start;
+                    let key_at = self.src[..start].rfind(key.as_str()).unwrap_or(start);
+                    self.err::<()>(
+                        key_at..key_at + key.len(),
+                        format!("unknown timing `{key}`, expected one of {}", limits::TIMING_KEYS.join(", ")),
+                    );
+                }
+            }
+        }
+        t
+    }
+
+    fn scheduler(&mut self, section: Option<&Sp<schema::SchedulerSection>>) -> ProfileConfig {
+        let mut p = ProfileConfig::default();
+        let Some(section) = section else { return p };
+        let sec = section.get_ref();
+        if let Some(pct) = &sec.percentage_of_nodes_to_score
+            && let Some(v) = self.int_in(pct, 0, 100, "percentage_of_nodes_to_score")
+        {
+            p.percentage_of_nodes_to_score = v as u32;
+        }
+        if let Some(strategy) = &sec.scoring_strategy {
+            match strategy.get_ref().as_str() {
+                "LeastAllocated" => p.args.fit_strategy = ScoringStrategy::LeastAllocated,
+                "MostAllocated" => p.args.fit_strategy = ScoringStrategy::MostAllocated,
+                other => {
+                    self.err::<()>(
+                        strategy.span(),
+                        format!("unknown scoring_strategy {other:?}; expected \"LeastAllocated\" or \"MostAllocated\""),
+                    );
+                }
+            }
+        }
+        p
+    }
+
+    fn pools(&mut self, section: &schema::ClusterSection) -> Vec<NodePool> {
+        let mut pools = Vec::new();
+        let mut total: i64 = 0;
+        let mut names: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
+        for (pool_index, entry) in section.node_pools.iter().enumerate() {
+            let e = entry.get_ref();
+            let Some(pool_name) = self.name(&e.name, "node pool name") else { continue };
+            if let Some(prev) = names.insert(pool_name.to_string(), e.name.span()) {
+                let line = Diagnostic::at(self.file, self.src, prev, "").line;
+                self.err::<()>(
+                    e.name.span(),
+                    format!("duplicate node pool {pool_name:?} (first defined on line {line})"),
+                );
+                continue;
+            }
+            let count = self.int_in(&e.count, 0, limits::MAX_NODES as i64, "count");
+            let cpu = self.cpu_millis(&e.cpu);
+            let memory = self.units(&e.memory);
+            let pods = match &e.pods {
+                Some(p) => self.int_in(p, 1, limits::MAX_PODS_PER_NODE, "pods"),
+                None => Some(110),
+            };
+            let mut allocatable = Resources::new(cpu.unwrap_or(0), memory.unwrap_or(0));
+            if let Some(es) = &e.ephemeral_storage {
+                allocatable.ephemeral_storage_bytes = self.units(es).unwrap_or(0);
+            }
+            for (name, amount) in &e.extended {
+                if !name.contains('/') {
+                    self.err::<()>(
+                        amount.span(),
+                        format!("extended resource {name:?} needs a domain prefix, like \"nvidia.com/gpu\""),
+                    );
+                    continue;
+                }
+                if let Some(v) = self.units(amount) {
+                    allocatable.set_scalar(s(name), v);
+                }
+            }
+            let mut labels = self.labels(&e.labels);
+            if let Some(z) = &e.zone {
+                labels.insert(s(ZONE_LABEL), s(z.get_ref()));
+            }
+            if let Some(r) = &e.region {
+                labels.insert(s(REGION_LABEL), s(r.get_ref()));
+            }
+            labels.insert(s(POOL_LABEL), pool_name.clone());
+            let taints: Vec<Taint> = e.taints.iter().filter_map(|t| self.taint(t)).collect();
+            let prefix = match &e.name_prefix {
+                Some(p) => self.name(p, "name_prefix"),
+                None => Some(pool_name.clone()),
+            };
+            let (Some(count), Some(pods), Some(prefix)) = (count, pods, prefix) else { continue };
+            total += count;
+            if total > limits::MAX_NODES as i64 {
+                self.err::<()>(
+                    e.count.span(),
+                    format!("the cluster would have {total} nodes; the limit is {}", limits::MAX_NODES),
+                );
+                continue;
+            }
+            let mut nodes = Vec::with_capacity(count as usize);
+            for i in 0..count {
+                let name = s(format!("{prefix}-{i}"));
+                let mut node_labels = labels.clone();
+                node_labels.insert(s(HOSTNAME_LABEL), name.clone());
+                nodes.push(Node {
+                    name,
+                    uid: 0,
+                    labels: node_labels,
+                    taints: taints.clone(),
+                    unschedulable: false,
+                    allocatable: allocatable.clone(),
+                    allocatable_pods: pods,
+                    ready: ConditionStatus::True,
+                    ready_transition: SimTime::ZERO,
+                    pool: pool_index as u32,
+                });
+            }
+            pools.push(NodePool { name: pool_name, nodes });
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut dupes = Vec::new();
+        for pool in &pools {
+            for n in &pool.nodes {
+                if let Some(other) = seen.insert(&n.name, &pool.name) {
+                    dupes.push(format!("node name {:?} is produced by pools {other:?} and {:?}", n.name, pool.name));
+                }
+            }
+        }
+        if let Some(first) = dupes.first() {
+            self.err::<()>(section.node_pools[0].span(), format!("{first}; set a distinct name_prefix"));
+        }
+        pools
+    }
+
+    fn taint(&mut self, t: &Sp<schema::TaintEntry>) -> Option<Taint> {
+        let e = t.get_ref();
+        let effect = match TaintEffect::parse(e.effect.get_ref()) {
+            Some(eff) => eff,
+            None => {
+                return self.err(
+                    e.effect.span(),
+                    format!(
+                        "unknown taint effect {:?}; expected \"NoSchedule\", \"PreferNoSchedule\" or \"NoExecute\"",
+                        e.effect.get_ref()
+                    ),
+                );
+            }
+        };
+        let value = e.value.clone().unwrap_or_default();
+        if let Err(msg) = validate_label(e.key.get_ref(), &value) {
+            return self.err(e.key.span(), msg);
+        }
+        Some(Taint { key: s(e.key.get_ref()), value: s(value), effect })
+    }
+
+    fn toleration(&mut self, t: &Sp<schema::TolerationEntry>) -> Option<Toleration> {
+        let e = t.get_ref();
+        let op = match e.operator.as_ref().map(|o| o.get_ref().as_str()) {
+            None | Some("Equal") => TolerationOp::Equal,
+            Some("Exists") => TolerationOp::Exists,
+            Some(other) => {
+                let span = e.operator.as_ref().map(|o| o.span()).unwrap_or(t.span());
+                return self
+                    .err(span, format!("unknown toleration operator {other:?}; expected \"Equal\" or \"Exists\""));
+            }
+        };
+        let key = e.key.clone().unwrap_or_default();
+        let value = e.value.clone().unwrap_or_default();
+        if op == TolerationOp::Exists && !value.is_empty() {
+            return self.err(t.span(), "a toleration with operator \"Exists\" must not have a value");
+        }
+        if key.is_empty() && op != TolerationOp::Exists {
+            return self.err(t.span(), "a toleration without a key must use operator \"Exists\"");
+        }
+        let effect = match &e.effect {
+            None => None,
+            Some(eff) => match TaintEffect::parse(eff.get_ref()) {
+                Some(x) => Some(x),
+                None => {
+                    return self.err(
+                        eff.span(),
+                        format!(
+                            "unknown effect {:?}; expected \"NoSchedule\", \"PreferNoSchedule\" or \"NoExecute\"",
+                            eff.get_ref()
+                        ),
+                    );
+                }
+            },
+        };
+        let toleration_seconds = e.toleration_seconds.as_ref().map(|v| *v.get_ref());
+        if toleration_seconds.is_some() && effect != Some(TaintEffect::NoExecute) {
+            let span = e.toleration_seconds.as_ref().map(|v| v.span()).unwrap_or(t.span());
+            return self.err(span, "toleration_seconds only applies to tolerations with effect \"NoExecute\"");
+        }
+        Some(Toleration { key: s(key), op, value: s(value), effect, toleration_seconds })
+    }
+
+    fn resources(&mut self, map: &BTreeMap<String, Sp<QuantityText>>) -> (Resources, bool, bool) {
+        let mut r = Resources::default();
+        let (mut has_cpu, mut has_mem) = (false, false);
+        for (name, v) in map {
+            match name.as_str() {
+                "cpu" => {
+                    has_cpu = true;
+                    r.cpu_millis = self.cpu_millis(v).unwrap_or(0);
+                }
+                "memory" => {
+                    has_mem = true;
+                    r.memory_bytes = self.units(v).unwrap_or(0);
+                }
+                "ephemeral-storage" | "ephemeral_storage" => r.ephemeral_storage_bytes = self.units(v).unwrap_or(0),
+                other if other.contains('/') => {
+                    let q = self.quantity(v);
+                    if let Some(q) = q {
+                        match (q.milli_value(), q.value()) {
+                            (Ok(m), Ok(u)) if m == u * 1000 => r.set_scalar(s(other), u),
+                            _ => {
+                                self.err::<()>(v.span(), format!("extended resource {other:?} must be a whole number"));
+                            }
+                        }
+                    }
+                }
+                other => {
+                    let key_at = self.src[..v.span().start].rfind(other).unwrap_or(v.span().start);
+                    self.err::<()>(
+                        key_at..key_at + other.len(),
+                        format!(
+                            "unknown resource {other:?}; expected \"cpu\", \"memory\", \"ephemeral-storage\" or an \
+                             extended resource with a domain like \"nvidia.com/gpu\""
+                        ),
+                    );
+                }
+            }
+        }
+        (r, has_cpu, has_mem)
+    }
+
+    fn container(
+        &mut self,
+        name: Str,
+        image: Str,
+        requests: &BTreeMap<String, Sp<QuantityText>>,
+        limits_map: &BTreeMap<String, Sp<QuantityText>>,
+        span: std::ops::Range<usize>,
+    ) -> Container {
+        let (mut req, mut has_cpu, mut has_mem) = self.resources(requests);
+        let (lim, lim_cpu, lim_mem) = self.resources(limits_map);
+        // Upstream defaulting: a resource with a limit but no request gets the limit as request.
+        if !has_cpu && lim_cpu {
+            req.cpu_millis = lim.cpu_millis;
+            has_cpu = true;
+        }
+        if !has_mem && lim_mem {
+            req.memory_bytes = lim.memory_bytes;
+            has_mem = true;
+        }
+        if req.ephemeral_storage_bytes == 0 && lim.ephemeral_storage_bytes > 0 {
+            req.ephemeral_storage_bytes = lim.ephemeral_storage_bytes;
+        }
+        for (n, v) in &lim.scalars {
+            if req.scalar(n) == 0 {
+                req.set_scalar(n.clone(), *v);
+            }
+        }
+        let over = |r: i64, l: i64| l > 0 && r > l;
+        if over(req.cpu_millis, lim.cpu_millis) || over(req.memory_bytes, lim.memory_bytes) {
+            self.err::<()>(span, format!("container {name:?}: requests must not exceed limits"));
+        }
+        Container { name, image, requests: req, limits: lim, has_cpu_request: has_cpu, has_memory_request: has_mem }
+    }
+
+    fn run_model(&mut self, run: &Sp<schema::RunEntry>) -> Option<RunModel> {
+        let r = run.get_ref();
+        let need = |c: &mut Compiler, v: &Option<Sp<String>>, field: &str| -> Option<SimDuration> {
+            match v {
+                Some(v) => c.duration(v),
+                None => c.err(r.dist.span(), format!("run.dist = {:?} needs `{field}`", r.dist.get_ref())),
+            }
+        };
+        let dist = match r.dist.get_ref().as_str() {
+            "forever" => return Some(RunModel::Forever),
+            "fixed" => Dist::Fixed(need(self, &r.value, "value")?),
+            "exponential" => {
+                let mean = need(self, &r.mean, "mean")?;
+                if mean == SimDuration::ZERO {
+                    return self.err(run.span(), "run.mean must be positive");
+                }
+                Dist::Exponential { mean_s: mean.as_secs_f64() }
+            }
+            "uniform" => {
+                let (min, max) = (need(self, &r.min, "min")?, need(self, &r.max, "max")?);
+                if min > max {
+                    return self.err(run.span(), "run.min must not exceed run.max");
+                }
+                Dist::Uniform { min, max }
+            }
+            "lognormal" => {
+                let median = need(self, &r.median, "median")?;
+                let sigma = match &r.sigma {
+                    Some(s) if *s.get_ref() >= 0.0 && s.get_ref().is_finite() && *s.get_ref() <= 10.0 => *s.get_ref(),
+                    Some(s) => return self.err(s.span(), "run.sigma must be between 0 and 10"),
+                    None => return self.err(r.dist.span(), "run.dist = \"lognormal\" needs `sigma`"),
+                };
+                Dist::LogNormal { median_s: median.as_secs_f64(), sigma }
+            }
+            "empirical" => {
+                let Some(values) = &r.values else {
+                    return self.err(r.dist.span(), "run.dist = \"empirical\" needs `values`");
+                };
+                if values.is_empty() || values.len() > limits::MAX_EMPIRICAL_VALUES {
+                    return self
+                        .err(run.span(), format!("run.values needs 1 to {} durations", limits::MAX_EMPIRICAL_VALUES));
+                }
+                let parsed: Vec<SimDuration> = values.iter().filter_map(|v| self.duration(v)).collect();
+                if parsed.len() != values.len() {
+                    return None;
+                }
+                Dist::Empirical(Arc::from(parsed))
+            }
+            other => {
+                return self.err(
+                    r.dist.span(),
+                    format!(
+                        "unknown run.dist {other:?}; expected \"forever\", \"fixed\", \"exponential\", \"uniform\", \
+                         \"lognormal\" or \"empirical\""
+                    ),
+                );
+            }
+        };
+        Some(RunModel::For(dist))
+    }
+
+    fn template(
+        &mut self,
+        t: &Sp<schema::TemplateEntry>,
+        workload: &Str,
+        owner: Owner,
+        profiles: &[ProfileConfig],
+    ) -> Option<(PodTemplate, LabelSelector)> {
+        let e = t.get_ref();
+        let mut labels = self.labels(&e.labels);
+        if labels.is_empty() {
+            labels.insert(s("app"), workload.clone());
+        }
+        let selector = LabelSelector::from_labels(labels.clone());
+        let shorthand = e.image.is_some() || e.requests.is_some() || e.limits.is_some();
+        if shorthand && !e.containers.is_empty() {
+            return self.err(
+                t.span(),
+                "use either `containers` or the one-container shorthand (`image`, `requests`, `limits`), not both",
+            );
+        }
+        let default_image = || s(format!("{workload}:latest"));
+        let mut containers = Vec::new();
+        if e.containers.is_empty() {
+            let empty = BTreeMap::new();
+            let req = e.requests.as_ref().map(|r| r.get_ref()).unwrap_or(&empty);
+            let lim = e.limits.as_ref().map(|r| r.get_ref()).unwrap_or(&empty);
+            let image = e.image.as_ref().map(|i| s(i.get_ref())).unwrap_or_else(default_image);
+            containers.push(self.container(s("main"), image, req, lim, t.span()));
+        } else {
+            if e.containers.len() > limits::MAX_CONTAINERS {
+                return self.err(t.span(), format!("at most {} containers per pod", limits::MAX_CONTAINERS));
+            }
+            for c in &e.containers {
+                let ce = c.get_ref();
+                let image = ce.image.as_ref().map(|i| s(i.get_ref())).unwrap_or_else(default_image);
+                containers.push(self.container(s(ce.name.get_ref()), image, &ce.requests, &ce.limits, c.span()));
+            }
+        }
+        let mut init_containers = Vec::new();
+        for c in &e.init_containers {
+            let ce = c.get_ref();
+            let image = ce.image.as_ref().map(|i| s(i.get_ref())).unwrap_or_else(default_image);
+            init_containers.push(self.container(s(ce.name.get_ref()), image, &ce.requests, &ce.limits, c.span()));
+        }
+        let priority = match &e.priority {
+            Some(p) => self.int_in(p, -2_147_483_648, 1_000_000_000, "priority")? as i32,
+            None => 0,
+        };
+        let tolerations: Vec<Toleration> = e.tolerations.iter().filter_map(|x| self.toleration(x)).collect();
+        let restart_policy = match e.restart_policy.as_ref().map(|r| (r.get_ref().as_str(), r.span())) {
+            None => match owner {
+                Owner::Deployment => RestartPolicy::Always,
+                Owner::Job | Owner::Arrival => RestartPolicy::Never,
+            },
+            Some(("Always", _)) => RestartPolicy::Always,
+            Some(("OnFailure", _)) => RestartPolicy::OnFailure,
+            Some(("Never", _)) => RestartPolicy::Never,
+            Some((other, span)) => {
+                return self.err(
+                    span,
+                    format!("unknown restart_policy {other:?}; expected \"Always\", \"OnFailure\" or \"Never\""),
+                );
+            }
+        };
+        if owner == Owner::Deployment && restart_policy != RestartPolicy::Always {
+            let span = e.restart_policy.as_ref().map(|r| r.span()).unwrap_or(t.span());
+            return self.err(span, "Deployment pods must use restart_policy \"Always\"");
+        }
+        if owner == Owner::Job && restart_policy == RestartPolicy::Always {
+            let span = e.restart_policy.as_ref().map(|r| r.span()).unwrap_or(t.span());
+            return self.err(span, "Job pods must use restart_policy \"OnFailure\" or \"Never\"");
+        }
+        let termination_grace_period = match &e.termination_grace_period {
+            Some(g) => self.duration_within(g, limits::MAX_DURATION, "termination_grace_period")?,
+            None => SimDuration::from_secs(30),
+        };
+        let scheduler_name =
+            e.scheduler_name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| "default-scheduler".into());
+        if !profiles.iter().any(|p| p.scheduler_name == scheduler_name) {
+            let span = e.scheduler_name.as_ref().map(|n| n.span()).unwrap_or(t.span());
+            return self.err(span, format!("no scheduler profile is named {scheduler_name:?}"));
+        }
+        let run = match &e.run {
+            Some(r) => self.run_model(r)?,
+            None if owner == Owner::Job => {
+                return self.err(t.span(), "Job templates need `run` (how long each pod runs), e.g. run = { dist = \"fixed\", value = \"5m\" }");
+            }
+            None => RunModel::Forever,
+        };
+        let failure_probability = match &e.failure_probability {
+            Some(p) if (0.0..=1.0).contains(p.get_ref()) => *p.get_ref(),
+            Some(p) => return self.err(p.span(), "failure_probability must be between 0 and 1"),
+            None => 0.0,
+        };
+        let failure_exit_code = match &e.exit_code {
+            Some(c) => self.int_in(c, 1, 255, "exit_code")? as i32,
+            None => 1,
+        };
+        let mut node_selector = Labels::new();
+        for (k, v) in &e.node_selector {
+            node_selector.insert(s(k), s(v.get_ref()));
+        }
+        let mut template = PodTemplate {
+            labels,
+            containers,
+            init_containers,
+            priority,
+            priority_class_name: None,
+            preemption_policy: PreemptionPolicy::PreemptLowerPriority,
+            node_selector,
+            node_name: e.node_name.as_ref().map(|n| s(n.get_ref())),
+            tolerations,
+            restart_policy,
+            termination_grace_period,
+            scheduler_name: s(scheduler_name),
+            run,
+            exit: ExitModel { failure_probability, failure_exit_code },
+            requests: Resources::default(),
+            nonzero_cpu_millis: 0,
+            nonzero_memory_bytes: 0,
+        };
+        template.finalize();
+        Some((template, selector))
+    }
+
+    fn namespace(&mut self, ns: &Option<Sp<String>>) -> Option<Str> {
+        match ns {
+            Some(n) => self.name(n, "namespace"),
+            None => Some(s("default")),
+        }
+    }
+
+    fn workloads(
+        &mut self,
+        w: &schema::WorkloadsSection,
+        duration: SimDuration,
+        profiles: &[ProfileConfig],
+    ) -> Workloads {
+        let mut out = Workloads::default();
+        let total = w.deployments.len() + w.jobs.len() + w.arrivals.len();
+        if total > limits::MAX_WORKLOADS {
+            let span = w
+                .deployments
+                .first()
+                .map(|d| d.span())
+                .or_else(|| w.jobs.first().map(|j| j.span()))
+                .or_else(|| w.arrivals.first().map(|a| a.span()))
+                .unwrap_or(0..0);
+            self.err::<()>(span, format!("{total} workloads; the limit is {}", limits::MAX_WORKLOADS));
+            return out;
+        }
+        let mut names: BTreeMap<(u8, String), ()> = BTreeMap::new();
+        let mut unique = |c: &mut Compiler, kind: u8, name: &Sp<String>| -> bool {
+            if names.insert((kind, name.get_ref().clone()), ()).is_some() {
+                c.err::<()>(name.span(), format!("duplicate workload name {:?}", name.get_ref()));
+                return false;
+            }
+            true
+        };
+        for d in &w.deployments {
+            let e = d.get_ref();
+            if !unique(self, 0, &e.name) {
+                continue;
+            }
+            let name = self.name(&e.name, "deployment name");
+            let namespace = self.namespace(&e.namespace);
+            let replicas = self.int_in(&e.replicas, 0, limits::MAX_REPLICAS, "replicas");
+            let at = e.at.as_ref().map(|a| self.duration_within(a, duration, "at")).unwrap_or(Some(SimDuration::ZERO));
+            let Some(name) = name else { continue };
+            let tpl = self.template(&e.template, &name, Owner::Deployment, profiles);
+            let (Some(namespace), Some(replicas), Some(at), Some((template, selector))) =
+                (namespace, replicas, at, tpl)
+            else {
+                continue;
+            };
+            out.deployments.push(DeploymentSpec {
+                name,
+                namespace,
+                at: SimTime::ZERO.add(at),
+                replicas: replicas as i32,
+                selector,
+                template: Arc::new(template),
+                strategy: RollingUpdate::default(),
+            });
+        }
+        for j in &w.jobs {
+            let e = j.get_ref();
+            if !unique(self, 1, &e.name) {
+                continue;
+            }
+            let name = self.name(&e.name, "job name");
+            let namespace = self.namespace(&e.namespace);
+            let at = e.at.as_ref().map(|a| self.duration_within(a, duration, "at")).unwrap_or(Some(SimDuration::ZERO));
+            let completions = e
+                .completions
+                .as_ref()
+                .map(|c| self.int_in(c, 1, limits::MAX_COMPLETIONS, "completions"))
+                .unwrap_or(Some(1));
+            let parallelism = e
+                .parallelism
+                .as_ref()
+                .map(|c| self.int_in(c, 1, limits::MAX_PARALLELISM, "parallelism"))
+                .unwrap_or(Some(1));
+            let backoff_limit =
+                e.backoff_limit.as_ref().map(|c| self.int_in(c, 0, 1_000_000, "backoff_limit")).unwrap_or(Some(6));
+            let active_deadline = match &e.active_deadline {
+                Some(d) => self.duration_within(d, limits::MAX_DURATION, "active_deadline").map(Some),
+                None => Some(None),
+            };
+            let Some(name) = name else { continue };
+            let tpl = self.template(&e.template, &name, Owner::Job, profiles);
+            let (
+                Some(namespace),
+                Some(at),
+                Some(completions),
+                Some(parallelism),
+                Some(backoff_limit),
+                Some(active_deadline),
+                Some((template, _)),
+            ) = (namespace, at, completions, parallelism, backoff_limit, active_deadline, tpl)
+            else {
+                continue;
+            };
+            out.jobs.push(JobSpec {
+                name,
+                namespace,
+                at: SimTime::ZERO.add(at),
+                completions: completions as i32,
+                parallelism: parallelism as i32,
+                backoff_limit: backoff_limit as i32,
+                active_deadline,
+                template: Arc::new(template),
+            });
+        }
+        for a in &w.arrivals {
+            let e = a.get_ref();
+            if !unique(self, 2, &e.name) {
+                continue;
+            }
+            let name = self.name(&e.name, "arrival name");
+            let namespace = self.namespace(&e.namespace);
+            let start =
+                e.start.as_ref().map(|v| self.duration_within(v, duration, "start")).unwrap_or(Some(SimDuration::ZERO));
+            let stop = match &e.stop {
+                Some(v) => self.duration_within(v, limits::MAX_DURATION, "stop").map(Some),
+                None => Some(None),
+            };
+            let max_pods = match &e.max_pods {
+                Some(m) => self.int_in(m, 0, limits::MAX_ARRIVAL_PODS as i64, "max_pods").map(|v| Some(v as u64)),
+                None => Some(None),
+            };
+            let process = match (&e.rate_per_s, &e.interval) {
+                (Some(r), None) => {
+                    let rate = *r.get_ref();
+                    if !(rate > 0.0 && rate <= limits::MAX_ARRIVAL_RATE_PER_S) {
+                        self.err(
+                            r.span(),
+                            format!("rate_per_s must be positive and at most {}", limits::MAX_ARRIVAL_RATE_PER_S),
+                        )
+                    } else {
+                        Some(ArrivalProcess::Poisson { rate_per_s: rate })
+                    }
+                }
+                (None, Some(i)) => match self.duration(i) {
+                    Some(d) if d > SimDuration::ZERO => Some(ArrivalProcess::Uniform { interval: d }),
+                    Some(_) => self.err(i.span(), "interval must be positive"),
+                    None => None,
+                },
+                _ => self.err(
+                    e.name.span(),
+                    "an arrival process needs exactly one of `rate_per_s` (Poisson) or `interval` (fixed)",
+                ),
+            };
+            let Some(name) = name else { continue };
+            let tpl = self.template(&e.template, &name, Owner::Arrival, profiles);
+            let (Some(namespace), Some(start), Some(stop), Some(max_pods), Some(process), Some((template, _))) =
+                (namespace, start, stop, max_pods, process, tpl)
+            else {
+                continue;
+            };
+            // Bound the number of pods a process can create in the run.
+            let horizon = stop.unwrap_or(duration).min(duration).as_secs_f64() - start.as_secs_f64();
+            let expected = match &process {
+                ArrivalProcess::Poisson { rate_per_s } => rate_per_s * horizon.max(0.0),
+                ArrivalProcess::Uniform { interval } => horizon.max(0.0) / interval.as_secs_f64(),
+            };
+            let expected = max_pods.map_or(expected, |m| expected.min(m as f64));
+            if expected > limits::MAX_ARRIVAL_PODS as f64 {
+                self.err::<()>(
+                    a.span(),
+                    format!(
+                        "arrival process {name:?} would create about {expected:.0} pods; the limit is {} (set max_pods or stop)",
+                        limits::MAX_ARRIVAL_PODS
+                    ),
+                );
+                continue;
+            }
+            out.arrivals.push(ArrivalSpec {
+                name,
+                namespace,
+                process,
+                start: SimTime::ZERO.add(start),
+                stop: stop.map(|s| SimTime::ZERO.add(s)),
+                max_pods,
+                template: Arc::new(template),
+            });
+        }
+        out
+    }
+
+    fn faults(
+        &mut self,
+        faults: &[Sp<schema::FaultEntry>],
+        pools: &[NodePool],
+        duration: SimDuration,
+    ) -> Vec<FaultSpec> {
+        if faults.len() > limits::MAX_FAULTS {
+            self.err::<()>(faults[0].span(), format!("{} faults; the limit is {}", faults.len(), limits::MAX_FAULTS));
+            return Vec::new();
+        }
+        let mut by_name: BTreeMap<&str, NodeId> = BTreeMap::new();
+        let mut idx = 0u32;
+        for pool in pools {
+            for n in &pool.nodes {
+                by_name.insert(&n.name, NodeId(idx));
+                idx += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for f in faults {
+            let e = f.get_ref();
+            let verb = match e.verb.get_ref().as_str() {
+                "node-crash" => Some(FaultVerb::NodeCrash),
+                other => self.err(e.verb.span(), format!("unknown fault verb {other:?}; expected \"node-crash\"")),
+            };
+            let at = self.duration_within(&e.at, duration, "at");
+            let fault_duration = match &e.duration {
+                Some(d) => self.duration_within(d, limits::MAX_DURATION, "duration").map(Some),
+                None => Some(None),
+            };
+            let mut nodes = Vec::new();
+            for n in &e.nodes {
+                match by_name.get(n.get_ref().as_str()) {
+                    Some(id) => nodes.push(*id),
+                    None => {
+                        self.err::<()>(
+                            n.span(),
+                            format!(
+                                "no node is named {:?} (nodes are named <pool or name_prefix>-<index>)",
+                                n.get_ref()
+                            ),
+                        );
+                    }
+                }
+            }
+            if e.nodes.is_empty() {
+                self.err::<()>(f.span(), "a fault needs at least one target in `nodes`");
+            }
+            if let (Some(verb), Some(at), Some(duration)) = (verb, at, fault_duration) {
+                out.push(FaultSpec { verb, at: SimTime::ZERO.add(at), nodes, duration });
+            }
+        }
+        out
+    }
+
+    /// Compiles a parsed file. Returns `None` if any error was recorded.
+    pub fn compile(&mut self, file: &schema::File, seed_override: Option<u64>) -> Option<SimConfig> {
+        let sc = file.scenario.get_ref();
+        let name = sc.name.get_ref().clone();
+        if name.is_empty() || name.len() > 100 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            self.err::<()>(sc.name.span(), "scenario name must be 1 to 100 characters of letters, digits, '-', '_' or '.' (it names the output directory)");
+        }
+        let duration = self.duration_within(&sc.duration, limits::MAX_DURATION, "duration");
+        if duration == Some(SimDuration::ZERO) {
+            self.err::<()>(sc.duration.span(), "duration must be positive");
+        }
+        let timings = self.timings(file.timings.as_ref());
+        let profile = self.scheduler(file.scheduler.as_ref());
+        let mut images = BTreeMap::new();
+        for (image, size) in &file.images {
+            if let Some(bytes) = self.units(size) {
+                images.insert(s(image), bytes as u64);
+            }
+        }
+        let pools = self.pools(file.cluster.get_ref());
+        let profiles = vec![profile];
+        let duration = duration.unwrap_or(SimDuration::from_secs(1));
+        let workloads = self.workloads(&file.workloads, duration, &profiles);
+        let faults = self.faults(&file.faults, &pools, duration);
+        if !self.errors.is_empty() {
+            return None;
+        }
+        Some(SimConfig {
+            name,
+            seed: seed_override.or(sc.seed).unwrap_or(1),
+            duration,
+            timings,
+            profiles,
+            pools,
+            images,
+            workloads: Arc::new(workloads),
+            faults,
+        })
+    }
+}
+
+/// Kubernetes label syntax: an optional DNS-subdomain prefix and '/', a name of at most 63 characters of
+/// alphanumerics, '-', '_' and '.', starting and ending alphanumeric; values likewise (may be empty).
+pub fn validate_label(key: &str, value: &str) -> Result<(), String> {
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 63
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && n.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+    };
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix
+        && crate::apiserver::validate_name(p).is_err()
+    {
+        return Err(format!("label key {key:?}: the prefix must be a DNS subdomain such as \"example.com\""));
+    }
+    if !name_ok(name) {
+        return Err(format!(
+            "label key {key:?}: a name must be 1-63 characters of alphanumerics, '-', '_' or '.', starting and \
+             ending with an alphanumeric"
+        ));
+    }
+    if !value.is_empty() && !name_ok(value) {
+        return Err(format!(
+            "label value {value:?}: must be empty or 1-63 characters of alphanumerics, '-', '_' or '.', starting \
+             and ending with an alphanumeric"
+        ));
+    }
+    Ok(())
+}

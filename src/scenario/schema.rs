@@ -1,0 +1,292 @@
+//! The scenario file format, as serde structs. Every table rejects unknown keys, and values that need checking
+//! beyond their type keep their position ([`Spanned`]) so errors can point at them.
+//!
+//! Field names are `snake_case`; durations are strings in Go syntax (`"90s"`, `"10m"`, `"1h30m"`); quantities
+//! are Kubernetes quantities given as strings or numbers (`"500m"`, `2`, `1.5`, `"64Gi"`).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// A Kubernetes quantity as written: a string, an integer or a float (kept as text for exact parsing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantityText(pub String);
+
+impl<'de> Deserialize<'de> for QuantityText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = QuantityText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a quantity such as \"500m\", \"2\", \"1.5\" or \"64Gi\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<QuantityText, E> {
+                Ok(QuantityText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<QuantityText, E> {
+                Ok(QuantityText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<QuantityText, E> {
+                Ok(QuantityText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<QuantityText, E> {
+                if v.is_finite() {
+                    Ok(QuantityText(format!("{v}")))
+                } else {
+                    Err(E::custom("a quantity must be a finite number"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub type Sp<T> = Spanned<T>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub scenario: Sp<ScenarioSection>,
+    #[serde(default)]
+    pub scheduler: Option<Sp<SchedulerSection>>,
+    #[serde(default)]
+    pub timings: Option<Sp<BTreeMap<String, Sp<TimingValue>>>>,
+    #[serde(default)]
+    pub images: BTreeMap<String, Sp<QuantityText>>,
+    pub cluster: Sp<ClusterSection>,
+    #[serde(default)]
+    pub workloads: WorkloadsSection,
+    #[serde(default)]
+    pub faults: Vec<Sp<FaultEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSection {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    pub duration: Sp<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSection {
+    #[serde(default)]
+    pub percentage_of_nodes_to_score: Option<Sp<i64>>,
+    /// `LeastAllocated` (default) or `MostAllocated`.
+    #[serde(default)]
+    pub scoring_strategy: Option<Sp<String>>,
+}
+
+/// A value in `[timings]`: a duration string or a number (rates, counts).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TimingValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    pub node_pools: Vec<Sp<NodePoolEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodePoolEntry {
+    pub name: Sp<String>,
+    pub count: Sp<i64>,
+    pub cpu: Sp<QuantityText>,
+    pub memory: Sp<QuantityText>,
+    #[serde(default)]
+    pub pods: Option<Sp<i64>>,
+    #[serde(default)]
+    pub ephemeral_storage: Option<Sp<QuantityText>>,
+    #[serde(default)]
+    pub extended: BTreeMap<String, Sp<QuantityText>>,
+    #[serde(default)]
+    pub zone: Option<Sp<String>>,
+    #[serde(default)]
+    pub region: Option<Sp<String>>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, Sp<String>>,
+    #[serde(default)]
+    pub taints: Vec<Sp<TaintEntry>>,
+    #[serde(default)]
+    pub name_prefix: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaintEntry {
+    pub key: Sp<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    pub effect: Sp<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadsSection {
+    #[serde(default)]
+    pub deployments: Vec<Sp<DeploymentEntry>>,
+    #[serde(default)]
+    pub jobs: Vec<Sp<JobEntry>>,
+    #[serde(default)]
+    pub arrivals: Vec<Sp<ArrivalEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    pub replicas: Sp<i64>,
+    #[serde(default)]
+    pub at: Option<Sp<String>>,
+    pub template: Sp<TemplateEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    #[serde(default)]
+    pub at: Option<Sp<String>>,
+    #[serde(default)]
+    pub completions: Option<Sp<i64>>,
+    #[serde(default)]
+    pub parallelism: Option<Sp<i64>>,
+    #[serde(default)]
+    pub backoff_limit: Option<Sp<i64>>,
+    #[serde(default)]
+    pub active_deadline: Option<Sp<String>>,
+    pub template: Sp<TemplateEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    /// Poisson arrivals at this mean rate.
+    #[serde(default)]
+    pub rate_per_s: Option<Sp<f64>>,
+    /// Or exactly one arrival per interval.
+    #[serde(default)]
+    pub interval: Option<Sp<String>>,
+    #[serde(default)]
+    pub start: Option<Sp<String>>,
+    #[serde(default)]
+    pub stop: Option<Sp<String>>,
+    #[serde(default)]
+    pub max_pods: Option<Sp<i64>>,
+    pub template: Sp<TemplateEntry>,
+}
+
+/// A pod template. Either `containers`, or the one-container shorthand (`image`, `requests`, `limits`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateEntry {
+    #[serde(default)]
+    pub labels: BTreeMap<String, Sp<String>>,
+    #[serde(default)]
+    pub image: Option<Sp<String>>,
+    #[serde(default)]
+    pub requests: Option<Sp<BTreeMap<String, Sp<QuantityText>>>>,
+    #[serde(default)]
+    pub limits: Option<Sp<BTreeMap<String, Sp<QuantityText>>>>,
+    #[serde(default)]
+    pub containers: Vec<Sp<ContainerEntry>>,
+    #[serde(default)]
+    pub init_containers: Vec<Sp<ContainerEntry>>,
+    #[serde(default)]
+    pub priority: Option<Sp<i64>>,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, Sp<String>>,
+    #[serde(default)]
+    pub node_name: Option<Sp<String>>,
+    #[serde(default)]
+    pub tolerations: Vec<Sp<TolerationEntry>>,
+    #[serde(default)]
+    pub restart_policy: Option<Sp<String>>,
+    #[serde(default)]
+    pub termination_grace_period: Option<Sp<String>>,
+    #[serde(default)]
+    pub scheduler_name: Option<Sp<String>>,
+    #[serde(default)]
+    pub run: Option<Sp<RunEntry>>,
+    #[serde(default)]
+    pub failure_probability: Option<Sp<f64>>,
+    #[serde(default)]
+    pub exit_code: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub image: Option<Sp<String>>,
+    #[serde(default)]
+    pub requests: BTreeMap<String, Sp<QuantityText>>,
+    #[serde(default)]
+    pub limits: BTreeMap<String, Sp<QuantityText>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TolerationEntry {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub operator: Option<Sp<String>>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub effect: Option<Sp<String>>,
+    #[serde(default)]
+    pub toleration_seconds: Option<Sp<i64>>,
+}
+
+/// How long each run of the pod's containers lasts: `dist` is `forever`, `fixed` (`value`), `exponential`
+/// (`mean`), `uniform` (`min`, `max`), `lognormal` (`median`, `sigma`) or `empirical` (`values`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunEntry {
+    pub dist: Sp<String>,
+    #[serde(default)]
+    pub value: Option<Sp<String>>,
+    #[serde(default)]
+    pub mean: Option<Sp<String>>,
+    #[serde(default)]
+    pub min: Option<Sp<String>>,
+    #[serde(default)]
+    pub max: Option<Sp<String>>,
+    #[serde(default)]
+    pub median: Option<Sp<String>>,
+    #[serde(default)]
+    pub sigma: Option<Sp<f64>>,
+    #[serde(default)]
+    pub values: Option<Vec<Sp<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEntry {
+    pub verb: Sp<String>,
+    pub at: Sp<String>,
+    pub nodes: Vec<Sp<String>>,
+    #[serde(default)]
+    pub duration: Option<Sp<String>>,
+}

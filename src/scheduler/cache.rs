@@ -1,0 +1,204 @@
+//! The scheduler's cache: one [`NodeInfo`] per node with incrementally maintained aggregates, and the node
+//! order of upstream's zone-interleaving node tree.
+//!
+//! Aggregates (requested resources, pod counts) change by one pod's request on each assume, bind, termination
+//! or deletion, so no decision ever sums over a node's pods.
+
+use crate::model::node::{REGION_LABEL, ZONE_LABEL};
+use crate::model::{Node, NodeId, PodId, PodSpec, Resources, Str};
+use std::sync::Arc;
+
+/// The beta zone label, preferred by upstream's `GetZoneKey` when present.
+const BETA_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
+const BETA_REGION_LABEL: &str = "failure-domain.beta.kubernetes.io/region";
+
+/// A node as the scheduler sees it.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    pub node: Arc<Node>,
+    /// Sum of the (actual) requests of pods on the node, assumed ones included.
+    pub requested: Resources,
+    /// Sum of requests with the scheduler's non-zero defaults (for scoring).
+    pub nonzero_cpu_millis: i64,
+    pub nonzero_memory_bytes: i64,
+    /// Pods on the node, in the order they arrived.
+    pub pods: Vec<PodId>,
+}
+
+impl NodeInfo {
+    pub fn new(id: NodeId, node: Arc<Node>) -> NodeInfo {
+        NodeInfo {
+            id,
+            node,
+            requested: Resources::default(),
+            nonzero_cpu_millis: 0,
+            nonzero_memory_bytes: 0,
+            pods: Vec::new(),
+        }
+    }
+
+    pub fn pod_count(&self) -> i64 {
+        self.pods.len() as i64
+    }
+
+    pub fn add_pod(&mut self, id: PodId, spec: &PodSpec) {
+        let t = &spec.template;
+        self.requested.add(&t.requests);
+        self.nonzero_cpu_millis += t.nonzero_cpu_millis;
+        self.nonzero_memory_bytes += t.nonzero_memory_bytes;
+        self.pods.push(id);
+    }
+
+    /// Removes a pod; returns false if it was not on the node.
+    pub fn remove_pod(&mut self, id: PodId, spec: &PodSpec) -> bool {
+        let Some(i) = self.pods.iter().position(|p| *p == id) else { return false };
+        self.pods.remove(i);
+        let t = &spec.template;
+        self.requested.sub(&t.requests);
+        self.nonzero_cpu_millis -= t.nonzero_cpu_millis;
+        self.nonzero_memory_bytes -= t.nonzero_memory_bytes;
+        true
+    }
+}
+
+/// Upstream `GetZoneKey`: region and zone (beta labels first); empty when neither is set.
+fn zone_key(node: &Node) -> String {
+    let get = |beta: &str, ga: &str| node.labels.get(beta).or_else(|| node.labels.get(ga)).cloned();
+    let zone = get(BETA_ZONE_LABEL, ZONE_LABEL);
+    let region = get(BETA_REGION_LABEL, REGION_LABEL);
+    match (region, zone) {
+        (None, None) => String::new(),
+        (r, z) => format!("{}:\u{0}:{}", r.as_deref().unwrap_or(""), z.as_deref().unwrap_or("")),
+    }
+}
+
+/// Nodes by id plus the upstream node-tree order.
+#[derive(Default)]
+pub struct Cache {
+    nodes: Vec<Option<NodeInfo>>,
+    /// Zones in first-seen order, each with its nodes in insertion order.
+    zones: Vec<(String, Vec<NodeId>)>,
+    /// Round-robin interleaving of `zones` (upstream `nodeTree.list()`), rebuilt on add/remove.
+    order: Vec<NodeId>,
+}
+
+impl Cache {
+    pub fn node(&self, id: NodeId) -> Option<&NodeInfo> {
+        self.nodes.get(id.index()).and_then(|n| n.as_ref())
+    }
+
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut NodeInfo> {
+        self.nodes.get_mut(id.index()).and_then(|n| n.as_mut())
+    }
+
+    /// Nodes in scheduling order.
+    pub fn order(&self) -> &[NodeId] {
+        &self.order
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Adds or updates a node. Returns true if it was new.
+    pub fn upsert_node(&mut self, id: NodeId, node: Arc<Node>) -> bool {
+        if self.nodes.len() <= id.index() {
+            self.nodes.resize_with(id.index() + 1, || None);
+        }
+        match &mut self.nodes[id.index()] {
+            Some(info) => {
+                // Upstream keeps the snapshot order on updates, even when the zone changes.
+                info.node = node;
+                false
+            }
+            slot @ None => {
+                let key = zone_key(&node);
+                *slot = Some(NodeInfo::new(id, node));
+                match self.zones.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, list)) => list.push(id),
+                    None => self.zones.push((key, vec![id])),
+                }
+                self.rebuild_order();
+                true
+            }
+        }
+    }
+
+    /// Removes a node (its pods stay in the pod map; the caller handles them).
+    pub fn remove_node(&mut self, id: NodeId) -> Option<NodeInfo> {
+        let info = self.nodes.get_mut(id.index())?.take()?;
+        for (_, list) in &mut self.zones {
+            list.retain(|n| *n != id);
+        }
+        self.zones.retain(|(_, list)| !list.is_empty());
+        self.rebuild_order();
+        Some(info)
+    }
+
+    fn rebuild_order(&mut self) {
+        self.order.clear();
+        let longest = self.zones.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+        for i in 0..longest {
+            for (_, list) in &self.zones {
+                if let Some(id) = list.get(i) {
+                    self.order.push(*id);
+                }
+            }
+        }
+    }
+
+    /// All node infos in id order (invariant checks).
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.nodes.iter().flatten()
+    }
+}
+
+/// A zone's name for reports: the zone label or empty.
+pub fn zone_of(node: &Node) -> Option<&Str> {
+    node.labels.get(BETA_ZONE_LABEL).or_else(|| node.labels.get(ZONE_LABEL))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConditionStatus, Labels, s};
+    use crate::time::SimTime;
+
+    fn node(name: &str, zone: &str) -> Arc<Node> {
+        let mut labels = Labels::new();
+        if !zone.is_empty() {
+            labels.insert(s(ZONE_LABEL), s(zone));
+        }
+        Arc::new(Node {
+            name: s(name),
+            uid: 0,
+            labels,
+            taints: vec![],
+            unschedulable: false,
+            allocatable: Resources::new(1000, 1000),
+            allocatable_pods: 110,
+            ready: ConditionStatus::True,
+            ready_transition: SimTime::ZERO,
+            pool: 0,
+        })
+    }
+
+    #[test]
+    fn node_tree_interleaves_zones() {
+        let mut c = Cache::default();
+        let specs = [("a1", "a"), ("a2", "a"), ("b1", "b"), ("a3", "a"), ("c1", "c"), ("b2", "b")];
+        for (i, (name, zone)) in specs.iter().enumerate() {
+            c.upsert_node(NodeId(i as u32), node(name, zone));
+        }
+        let names: Vec<&str> = c.order().iter().map(|id| &*c.node(*id).unwrap().node.name).collect();
+        assert_eq!(names, vec!["a1", "b1", "c1", "a2", "b2", "a3"]);
+        c.remove_node(NodeId(2)); // b1
+        let names: Vec<&str> = c.order().iter().map(|id| &*c.node(*id).unwrap().node.name).collect();
+        assert_eq!(names, vec!["a1", "b2", "c1", "a2", "a3"]);
+    }
+}

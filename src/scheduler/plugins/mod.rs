@@ -1,0 +1,10 @@
+//! Scheduler plugins, one per file. Each file's docs say what the plugin rejects or prefers and why.
+
+pub mod node_affinity;
+pub mod node_name;
+pub mod node_resources_fit;
+pub mod node_unschedulable;
+pub mod taint_toleration;
+
+#[cfg(test)]
+pub(crate) mod testutil;

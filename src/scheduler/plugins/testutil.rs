@@ -1,0 +1,157 @@
+//! Fluent fixtures for plugin table tests (in the spirit of upstream's `st.MakePod()`).
+
+use crate::model::{
+    ConditionStatus, Container, ExitModel, Labels, Node, NodeId, PodId, PodSpec, PodTemplate, PreemptionPolicy,
+    Resources, RestartPolicy, RunModel, Taint, TaintEffect, Toleration, TolerationOp, s,
+};
+use crate::scheduler::cache::{Cache, NodeInfo};
+use crate::scheduler::framework::{CycleState, Filter, NodeList, Plugin, PodCtx, PreResult, Verdict};
+use crate::time::{SimDuration, SimTime};
+use std::sync::Arc;
+
+pub const GI: i64 = 1024 * 1024 * 1024;
+
+pub fn node_info(name: &str, cpu_millis: i64, memory_bytes: i64) -> NodeInfo {
+    let node = Node {
+        name: s(name),
+        uid: 0,
+        labels: Labels::new(),
+        taints: vec![],
+        unschedulable: false,
+        allocatable: Resources::new(cpu_millis, memory_bytes),
+        allocatable_pods: 110,
+        ready: ConditionStatus::True,
+        ready_transition: SimTime::ZERO,
+        pool: 0,
+    };
+    NodeInfo::new(NodeId(0), Arc::new(node))
+}
+
+fn edit(n: &mut NodeInfo, f: impl FnOnce(&mut Node)) {
+    let mut node = (*n.node).clone();
+    f(&mut node);
+    n.node = Arc::new(node);
+}
+
+pub fn set_unschedulable(n: &mut NodeInfo) {
+    edit(n, |node| node.unschedulable = true);
+}
+pub fn set_max_pods(n: &mut NodeInfo, pods: i64) {
+    edit(n, |node| node.allocatable_pods = pods);
+}
+pub fn set_scalar(n: &mut NodeInfo, name: &str, amount: i64) {
+    edit(n, |node| node.allocatable.set_scalar(s(name), amount));
+}
+pub fn add_taint(n: &mut NodeInfo, key: &str, value: &str, effect: TaintEffect) {
+    edit(n, |node| node.taints.push(Taint { key: s(key), value: s(value), effect }));
+}
+pub fn add_label(n: &mut NodeInfo, key: &str, value: &str) {
+    edit(n, |node| node.labels.insert(s(key), s(value)));
+}
+
+pub fn exists_toleration(key: &str) -> Toleration {
+    Toleration { key: s(key), op: TolerationOp::Exists, value: s(""), effect: None, toleration_seconds: None }
+}
+
+fn template(containers: Vec<Container>) -> PodTemplate {
+    let mut t = PodTemplate {
+        labels: Labels::new(),
+        containers,
+        init_containers: vec![],
+        priority: 0,
+        priority_class_name: None,
+        preemption_policy: PreemptionPolicy::PreemptLowerPriority,
+        node_selector: Labels::new(),
+        node_name: None,
+        tolerations: vec![],
+        restart_policy: RestartPolicy::Always,
+        termination_grace_period: SimDuration::from_secs(30),
+        scheduler_name: s("default-scheduler"),
+        run: RunModel::Forever,
+        exit: ExitModel::default(),
+        requests: Resources::default(),
+        nonzero_cpu_millis: 0,
+        nonzero_memory_bytes: 0,
+    };
+    t.finalize();
+    t
+}
+
+fn spec(t: PodTemplate) -> PodSpec {
+    PodSpec {
+        name: s("p"),
+        namespace: s("default"),
+        uid: 1,
+        owner: None,
+        workload: s("w"),
+        rng_key: 0,
+        created: SimTime::ZERO,
+        template: Arc::new(t),
+    }
+}
+
+/// A one-container pod requesting `cpu_millis` and `memory_bytes`, edited by `f`.
+pub fn pod_spec(cpu_millis: i64, memory_bytes: i64, f: impl FnOnce(&mut PodTemplate)) -> PodSpec {
+    let c = Container {
+        name: s("c"),
+        image: s("img"),
+        requests: Resources::new(cpu_millis, memory_bytes),
+        limits: Resources::default(),
+        has_cpu_request: true,
+        has_memory_request: true,
+    };
+    let mut t = template(vec![c]);
+    f(&mut t);
+    t.finalize();
+    spec(t)
+}
+
+/// A one-container pod that sets no requests at all.
+pub fn pod_spec_no_requests() -> PodSpec {
+    let c = Container {
+        name: s("c"),
+        image: s("img"),
+        requests: Resources::default(),
+        limits: Resources::default(),
+        has_cpu_request: false,
+        has_memory_request: false,
+    };
+    spec(template(vec![c]))
+}
+
+/// Puts a pod on the node (updates aggregates).
+pub fn place(n: &mut NodeInfo, pod: PodSpec) {
+    let mut keys = slotmap::SlotMap::<PodId, ()>::with_key();
+    n.add_pod(keys.insert(()), &pod);
+}
+
+/// Runs PreFilter (if any) and Filter, returning the verdict and the reasons as strings.
+pub fn filter<P: Plugin>(p: &P, pod: &PodSpec, node: &NodeInfo) -> (Verdict, Vec<String>) {
+    let ctx = PodCtx { id: PodId::default(), spec: pod };
+    let mut state = CycleState::default();
+    if let Some(pf) = p.as_pre_filter()
+        && pf.pre_filter(&mut state, &ctx) == PreResult::Skip
+    {
+        return (Verdict::Pass, vec![]);
+    }
+    let f: &dyn Filter = p.as_filter().expect("plugin has a filter");
+    let fast = f.filter(&state, &ctx, node, None);
+    let mut why = Vec::new();
+    let slow = f.filter(&state, &ctx, node, Some(&mut why));
+    assert_eq!(fast, slow, "filter verdict must not depend on whether reasons are collected");
+    (slow, why.iter().map(|r| r.to_string()).collect())
+}
+
+/// Runs PreScore, Score and NormalizeScore over `nodes`.
+pub fn scores<P: Plugin>(p: &P, pod: &PodSpec, nodes: &[&NodeInfo]) -> Vec<i64> {
+    let ctx = PodCtx { id: PodId::default(), spec: pod };
+    let mut state = CycleState::default();
+    if let Some(ps) = p.as_pre_score() {
+        let cache = Cache::default();
+        assert_eq!(ps.pre_score(&mut state, &ctx, NodeList { cache: &cache, ids: &[] }), PreResult::Proceed);
+    }
+    let sc = p.as_score().expect("plugin scores");
+    let mut out: Vec<i64> = nodes.iter().map(|n| sc.score(&state, &ctx, n)).collect();
+    sc.normalize(&state, &ctx, &mut out);
+    out
+}

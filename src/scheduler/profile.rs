@@ -1,0 +1,118 @@
+//! A scheduling profile: the plugins enabled for pods with a given `schedulerName`, per extension point.
+
+use super::framework::Plugin;
+use super::registry::{self, PluginArgs};
+use crate::model::Str;
+
+/// What a scenario asks of a profile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileConfig {
+    pub scheduler_name: String,
+    /// `percentageOfNodesToScore`; 0 selects upstream's adaptive default.
+    pub percentage_of_nodes_to_score: u32,
+    /// Plugins with their score weights, in order.
+    pub plugins: Vec<(String, i64)>,
+    pub args: PluginArgs,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        ProfileConfig {
+            scheduler_name: "default-scheduler".to_string(),
+            percentage_of_nodes_to_score: 0,
+            plugins: registry::DEFAULT_PROFILE.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
+            args: PluginArgs::default(),
+        }
+    }
+}
+
+/// A built profile.
+pub struct Profile {
+    pub scheduler_name: Str,
+    pub percentage_of_nodes_to_score: u32,
+    pub plugins: Vec<Box<dyn Plugin>>,
+    pub pre_filter: Vec<usize>,
+    pub filter: Vec<usize>,
+    pub pre_score: Vec<usize>,
+    /// (plugin index, weight)
+    pub score: Vec<(usize, i64)>,
+}
+
+impl Profile {
+    pub fn build(cfg: &ProfileConfig) -> Result<Profile, String> {
+        let mut p = Profile {
+            scheduler_name: Str::from(cfg.scheduler_name.as_str()),
+            percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score,
+            plugins: Vec::new(),
+            pre_filter: Vec::new(),
+            filter: Vec::new(),
+            pre_score: Vec::new(),
+            score: Vec::new(),
+        };
+        for (name, weight) in &cfg.plugins {
+            let plugin = registry::build(name, &cfg.args)
+                .ok_or_else(|| format!("unknown plugin {name:?}; known plugins: {}", registry::KNOWN.join(", ")))?;
+            let i = p.plugins.len();
+            if plugin.as_pre_filter().is_some() {
+                p.pre_filter.push(i);
+            }
+            if plugin.as_filter().is_some() {
+                p.filter.push(i);
+            }
+            if plugin.as_pre_score().is_some() && *weight > 0 {
+                p.pre_score.push(i);
+            }
+            if plugin.as_score().is_some() && *weight > 0 {
+                p.score.push((i, *weight));
+            }
+            p.plugins.push(plugin);
+        }
+        Ok(p)
+    }
+}
+
+/// Upstream `numFeasibleNodesToFind`: how many feasible nodes to look for before scoring.
+pub fn num_feasible_nodes_to_find(percentage: u32, num_all_nodes: usize, has_score_plugins: bool) -> usize {
+    const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+    const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: i64 = 5;
+    if !has_score_plugins {
+        return 1;
+    }
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND || percentage >= 100 {
+        return num_all_nodes;
+    }
+    let mut pct = i64::from(percentage);
+    if pct == 0 {
+        pct = (50 - num_all_nodes as i64 / 125).max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND);
+    }
+    let n = num_all_nodes as i64 * pct / 100;
+    (n.max(MIN_FEASIBLE_NODES_TO_FIND as i64)) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_feasible_nodes_table() {
+        // The upstream test table (schedule_one_test.go) plus larger sizes.
+        assert_eq!(num_feasible_nodes_to_find(0, 10, true), 10);
+        assert_eq!(num_feasible_nodes_to_find(0, 1000, true), 420);
+        assert_eq!(num_feasible_nodes_to_find(40, 1000, true), 400);
+        assert_eq!(num_feasible_nodes_to_find(0, 6000, true), 300);
+        assert_eq!(num_feasible_nodes_to_find(40, 6000, true), 2400);
+        assert_eq!(num_feasible_nodes_to_find(0, 5000, true), 500);
+        assert_eq!(num_feasible_nodes_to_find(0, 100, true), 100);
+        assert_eq!(num_feasible_nodes_to_find(0, 150, true), 100);
+        assert_eq!(num_feasible_nodes_to_find(0, 5000, false), 1);
+    }
+
+    #[test]
+    fn default_profile_builds() {
+        let p = Profile::build(&ProfileConfig::default()).unwrap();
+        assert_eq!(p.filter.len(), 5);
+        assert_eq!(p.score.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec![3, 1]);
+        let bad = ProfileConfig { plugins: vec![("Nope".into(), 1)], ..Default::default() };
+        assert!(Profile::build(&bad).err().unwrap_or_default().contains("unknown plugin \"Nope\""));
+    }
+}

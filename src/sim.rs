@@ -1,0 +1,278 @@
+//! The simulation: assembles the components from a scenario and runs the single event loop.
+//!
+//! ```text
+//!   users/driver ──┐                       ┌──> scheduler ──(Binding)──┐
+//!   kubelets ──────┼─(requests)─> apiserver ─> etcd ─(watches)─> controller-manager
+//!   controllers ───┘        ^                └──> kubelets (their node's pods)
+//!   scheduler ─────────────┘
+//! ```
+//!
+//! Every arrow with latency is an event in the one queue. [`Sim::step`] pops the earliest event, dispatches it
+//! to its component with a [`Ctx`] (the clock, the queue, the apiserver client and the recorder), and returns.
+
+use crate::apiserver::{ApiServer, Client, ReqId, WatcherId};
+use crate::controllers::{ControllerManager, CtrlEvent};
+use crate::engine::EventQueue;
+use crate::faults::{FaultEvent, FaultSpec, FaultVerb};
+use crate::kubelet::{Kubelet, KubeletEvent};
+use crate::model::{Node, NodeId, PodPhase, Str};
+use crate::record;
+use crate::recorder::{EventSink, Recorder};
+use crate::rng::{SimRng, Stream};
+use crate::scheduler::profile::ProfileConfig;
+use crate::scheduler::{SchedEvent, Scheduler};
+use crate::time::{SimDuration, SimTime};
+use crate::timings::Timings;
+use crate::workload::{Driver, DriverEvent, Workloads};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Every event of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A request reaches etcd.
+    ApiCommit(ReqId),
+    /// A failed (or notify) request's response reaches its client.
+    ApiResponse(ReqId),
+    /// The next change on a watch stream reaches its client.
+    Watch(WatcherId),
+    Scheduler(SchedEvent),
+    Kubelet(NodeId, KubeletEvent),
+    Controller(CtrlEvent),
+    Driver(DriverEvent),
+    Fault(FaultEvent),
+    /// End of the simulated duration.
+    End,
+}
+
+/// What a component handler may touch.
+pub struct Ctx<'a> {
+    pub now: SimTime,
+    pub queue: &'a mut EventQueue<Event>,
+    pub api: &'a mut ApiServer,
+    pub rec: &'a mut Recorder,
+    pub images: &'a BTreeMap<Str, u64>,
+}
+
+impl Ctx<'_> {
+    /// Size of `image` in bytes: the scenario's value or the default.
+    pub fn image_size(&self, image: &str) -> u64 {
+        self.images.get(image).copied().unwrap_or(self.api.timings().default_image_size_bytes)
+    }
+}
+
+/// A node pool, expanded into nodes by the scenario compiler.
+#[derive(Clone, Debug)]
+pub struct NodePool {
+    pub name: Str,
+    /// The pool's nodes, with names and labels already set.
+    pub nodes: Vec<Node>,
+}
+
+/// Everything a run needs, resolved and validated. Built by [`crate::scenario`] from a file, or directly.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub name: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub timings: Timings,
+    pub profiles: Vec<ProfileConfig>,
+    pub pools: Vec<NodePool>,
+    pub images: BTreeMap<Str, u64>,
+    pub workloads: Arc<Workloads>,
+    pub faults: Vec<FaultSpec>,
+}
+
+/// A running simulation.
+pub struct Sim {
+    cfg: Arc<SimConfig>,
+    queue: EventQueue<Event>,
+    pub api: ApiServer,
+    pub scheduler: Scheduler,
+    pub kubelets: Vec<Kubelet>,
+    pub cm: ControllerManager,
+    driver: Driver,
+    pub rec: Recorder,
+    now: SimTime,
+    end: SimTime,
+    events_processed: u64,
+    finished: bool,
+}
+
+impl Sim {
+    /// Assembles a run. `sink` receives the `events.csv` rows.
+    pub fn new(cfg: Arc<SimConfig>, sink: EventSink) -> Result<Sim, String> {
+        let seed = cfg.seed;
+        let api = ApiServer::new(cfg.timings.clone(), SimRng::new(seed, Stream::Naming));
+        let scheduler = Scheduler::new(&cfg.profiles, &cfg.timings, SimRng::new(seed, Stream::TieBreak))?;
+        let mut kubelets = Vec::new();
+        for pool in &cfg.pools {
+            for node in &pool.nodes {
+                kubelets.push(Kubelet::new(NodeId(kubelets.len() as u32), Arc::new(node.clone()), seed));
+            }
+        }
+        let cm = ControllerManager::new(&cfg.timings);
+        let driver = Driver::new(cfg.workloads.clone(), seed);
+        let end = SimTime::ZERO.add(cfg.duration);
+        let mut sim = Sim {
+            queue: EventQueue::with_capacity(4096),
+            api,
+            scheduler,
+            kubelets,
+            cm,
+            driver,
+            rec: Recorder::new(sink),
+            now: SimTime::ZERO,
+            end,
+            events_processed: 0,
+            finished: false,
+            cfg,
+        };
+        sim.boot();
+        Ok(sim)
+    }
+
+    fn boot(&mut self) {
+        self.queue.push(self.end, Event::End);
+        let cfg = self.cfg.clone();
+        let interval = cfg.timings.lease_renew_interval;
+        let Sim { queue, api, rec, kubelets, driver, .. } = self;
+        let mut ctx = Ctx { now: SimTime::ZERO, queue, api, rec, images: &cfg.images };
+        for k in kubelets.iter_mut() {
+            // A seeded heartbeat phase per node: kubelets did not all start at the same instant.
+            let phase =
+                SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(k.node_id.0)).below(interval.micros().max(1));
+            k.boot(&mut ctx, SimDuration(phase));
+        }
+        driver.start(&mut ctx);
+        for (i, f) in cfg.faults.iter().enumerate() {
+            ctx.queue.push(f.at, Event::Fault(FaultEvent::Inject(i as u32)));
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Processes one event. Returns false once the run is over.
+    pub fn step(&mut self) -> bool {
+        if self.finished {
+            return false;
+        }
+        let Some((t, ev)) = self.queue.pop() else {
+            self.finished = true;
+            self.now = self.end;
+            return false;
+        };
+        debug_assert!(t >= self.now, "time went backwards");
+        self.now = t;
+        self.events_processed += 1;
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, scheduler, kubelets, cm, driver, .. } = self;
+        match ev {
+            Event::End => {
+                self.finished = true;
+                return false;
+            }
+            Event::ApiCommit(id) => api.commit(id, t, queue, rec),
+            Event::ApiResponse(id) => {
+                let Some(resp) = api.take_response(id) else { return true };
+                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
+                match resp.client {
+                    Client::Scheduler => scheduler.on_response(resp, &mut ctx),
+                    Client::ControllerManager => cm.on_response(resp, &mut ctx),
+                    Client::Kubelet(_) | Client::User => {}
+                }
+            }
+            Event::Watch(w) => {
+                let Some((client, change)) = api.take_watch(w) else { return true };
+                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
+                match client {
+                    Client::Scheduler => scheduler.on_change(&change, &mut ctx),
+                    Client::ControllerManager => cm.on_change(&change, &mut ctx),
+                    Client::Kubelet(n) => {
+                        if let Some(k) = kubelets.get_mut(n.index()) {
+                            k.on_change(&change, &mut ctx);
+                        }
+                    }
+                    Client::User => {}
+                }
+            }
+            Event::Scheduler(e) => scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
+            Event::Kubelet(n, e) => {
+                if let Some(k) = kubelets.get_mut(n.index()) {
+                    k.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images });
+                }
+            }
+            Event::Controller(e) => cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
+            Event::Driver(e) => driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
+            Event::Fault(e) => {
+                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
+                fault(&cfg, e, kubelets, cm, &mut ctx);
+            }
+        }
+        true
+    }
+
+    /// Runs to the end.
+    pub fn run(&mut self) {
+        while self.step() {}
+    }
+
+    /// Counts of pods per phase in the store at this moment.
+    pub fn pods_by_phase(&self) -> BTreeMap<PodPhase, u64> {
+        let mut counts: BTreeMap<PodPhase, u64> = PodPhase::ALL.iter().map(|p| (*p, 0)).collect();
+        for (_, r) in self.api.etcd.pods.iter() {
+            *counts.entry(r.state.phase).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Pending events in the queue.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+fn fault(cfg: &SimConfig, ev: FaultEvent, kubelets: &mut [Kubelet], cm: &mut ControllerManager, ctx: &mut Ctx) {
+    let (idx, inject) = match ev {
+        FaultEvent::Inject(i) => (i, true),
+        FaultEvent::Heal(i) => (i, false),
+    };
+    let Some(spec) = cfg.faults.get(idx as usize) else { return };
+    match spec.verb {
+        FaultVerb::NodeCrash => {
+            for node in &spec.nodes {
+                let Some(k) = kubelets.get_mut(node.index()) else { continue };
+                let name = k.node().name.clone();
+                if inject && k.alive {
+                    let last = k.crash(ctx);
+                    record!(ctx.rec, ctx.now, NodeFailed, Node, &name, &name, "verb={}", spec.verb.as_str());
+                    cm.lease_stopped(*node, last, ctx);
+                } else if !inject && !k.alive {
+                    k.restart(ctx);
+                    record!(ctx.rec, ctx.now, NodeRecovered, Node, &name, &name, "verb={}", spec.verb.as_str());
+                }
+            }
+        }
+    }
+    if inject && let Some(d) = spec.duration {
+        ctx.queue.push(ctx.now.add(d), Event::Fault(FaultEvent::Heal(idx)));
+    }
+}
