@@ -49,6 +49,7 @@ pub mod dist;
 pub mod engine;
 pub mod etcd;
 pub mod faults;
+pub mod invariants;
 pub mod kubelet;
 pub mod metrics;
 pub mod model;

@@ -128,6 +128,16 @@ impl Scheduler {
         &self.cache
     }
 
+    /// The spec of a pod the scheduler knows.
+    pub fn pod_spec(&self, id: PodId) -> Option<&Arc<PodSpec>> {
+        self.pods.get(id).map(|p| &p.spec)
+    }
+
+    /// Whether the scheduler has seen this pod.
+    pub fn knows(&self, id: PodId) -> bool {
+        self.pods.contains_key(id)
+    }
+
     /// Pods waiting in the queue (active, backoff or unschedulable).
     pub fn pending(&self) -> usize {
         self.pods.values().filter(|p| p.queue != QueueState::None).count()

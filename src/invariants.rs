@@ -1,0 +1,114 @@
+//! Invariants of a running simulation, checked after every event by the property tests.
+//!
+//! - **Capacity**: on every node, the pods bound and not terminal (terminating ones included, they still hold
+//!   their resources) request no more than the node's allocatable, and are no more than its pod capacity.
+//! - **One state per pod**: a pod's phase is consistent with its binding (a Running or finished pod is bound;
+//!   an unbound pod is Pending), and the apiserver's node index lists every bound pod exactly once.
+//! - **Conservation**: pods created = pods in the store + pods deleted.
+//! - **Scheduler cache**: each node's aggregated requests equal the sum over the pods the cache places there,
+//!   and every pod bound in the store is on the same node in the cache (the cache may hold more: assumed pods
+//!   and pods whose termination it has not yet observed).
+//! - **Allocation metric**: the allocation the metrics integrate equals the store's.
+//!
+//! Time monotonicity is checked by the caller, which sees every event's time.
+
+use crate::model::{NodeId, PodId, Resources};
+use crate::sim::Sim;
+use std::collections::BTreeMap;
+
+/// Checks every invariant; returns the first violation.
+pub fn check(sim: &Sim) -> Result<(), String> {
+    let etcd = &sim.api.etcd;
+    // Conservation.
+    let m = &sim.rec.metrics;
+    if m.pods_created != etcd.pods.len() as u64 + m.pods_deleted {
+        return Err(format!(
+            "pods not conserved: created {} != stored {} + deleted {}",
+            m.pods_created,
+            etcd.pods.len(),
+            m.pods_deleted
+        ));
+    }
+    // Phase/binding consistency and per-node sums from the store.
+    let mut per_node: BTreeMap<NodeId, (Resources, i64, Vec<PodId>)> = BTreeMap::new();
+    let mut allocated_cpu: i128 = 0;
+    for (id, r) in etcd.pods.iter() {
+        let s = &r.state;
+        match s.node {
+            None => {
+                if s.phase != crate::model::PodPhase::Pending {
+                    return Err(format!("pod {} is {} but not bound to a node", r.spec.name, s.phase.as_str()));
+                }
+            }
+            Some(n) => {
+                let entry = per_node.entry(n).or_default();
+                entry.2.push(id);
+                if !s.phase.is_terminal() {
+                    entry.0.add(&r.spec.template.requests);
+                    entry.1 += 1;
+                    allocated_cpu += i128::from(r.spec.template.requests.cpu_millis);
+                }
+            }
+        }
+    }
+    for (n, (req, count, pods)) in &per_node {
+        let Some(node) = etcd.node(*n) else {
+            return Err(format!("pods are bound to unknown node {}", n.0));
+        };
+        if !req.fits_within(&node.allocatable) {
+            return Err(format!(
+                "node {} over-allocated: requests cpu {}m memory {} > allocatable cpu {}m memory {}",
+                node.name, req.cpu_millis, req.memory_bytes, node.allocatable.cpu_millis, node.allocatable.memory_bytes
+            ));
+        }
+        if *count > node.allocatable_pods {
+            return Err(format!("node {} runs {count} pods > capacity {}", node.name, node.allocatable_pods));
+        }
+        let mut indexed: Vec<PodId> = sim.api.pods_on_node(*n).to_vec();
+        let mut expected = pods.clone();
+        indexed.sort();
+        expected.sort();
+        if indexed != expected {
+            return Err(format!("apiserver node index of {} is out of sync with the store", node.name));
+        }
+    }
+    for (i, slot) in etcd.nodes.iter().enumerate() {
+        if slot.is_some()
+            && !per_node.contains_key(&NodeId(i as u32))
+            && !sim.api.pods_on_node(NodeId(i as u32)).is_empty()
+        {
+            return Err(format!("apiserver node index lists pods on node {i} that have none"));
+        }
+    }
+    // The allocation the metrics integrate.
+    let (metric_cpu, _) = m.cpu_allocated_millis();
+    if metric_cpu != allocated_cpu {
+        return Err(format!("allocation metric {metric_cpu}m != store {allocated_cpu}m"));
+    }
+    // Scheduler cache.
+    for info in sim.scheduler.cache().nodes() {
+        let mut sum = Resources::default();
+        for p in &info.pods {
+            if let Some(spec) = sim.scheduler.pod_spec(*p) {
+                sum.add(&spec.template.requests);
+            }
+        }
+        if sum.cpu_millis != info.requested.cpu_millis || sum.memory_bytes != info.requested.memory_bytes {
+            return Err(format!("scheduler aggregates of {} do not match its pods", info.node.name));
+        }
+        if !info.requested.fits_within(&info.node.allocatable) {
+            return Err(format!("scheduler over-allocated node {} in its own cache", info.node.name));
+        }
+    }
+    for (id, r) in etcd.pods.iter() {
+        if let Some(n) = r.state.node
+            && !r.state.phase.is_terminal()
+            && sim.scheduler.cache().node(n).is_some()
+            && !sim.scheduler.cache().node(n).is_some_and(|info| info.pods.contains(&id))
+            && sim.scheduler.knows(id)
+        {
+            return Err(format!("scheduler cache lost bound pod {}", r.spec.name));
+        }
+    }
+    Ok(())
+}
