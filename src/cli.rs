@@ -75,14 +75,16 @@ pub fn main() -> ExitCode {
                     Ok(s) => {
                         let nodes: usize = s.config.pools.iter().map(|p| p.nodes.len()).sum();
                         let w = &s.config.workloads;
+                        let plural =
+                            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
                         println!(
-                            "{}: ok ({} nodes, {} deployments, {} jobs, {} arrival processes, {} faults)",
+                            "{}: ok ({}, {}, {}, {}, {})",
                             f.display(),
-                            nodes,
-                            w.deployments.len(),
-                            w.jobs.len(),
-                            w.arrivals.len(),
-                            s.config.faults.len()
+                            plural(nodes, "node", "nodes"),
+                            plural(w.deployments.len(), "deployment", "deployments"),
+                            plural(w.jobs.len(), "job", "jobs"),
+                            plural(w.arrivals.len(), "arrival process", "arrival processes"),
+                            plural(s.config.faults.len(), "fault", "faults"),
                         );
                     }
                     Err(d) => {

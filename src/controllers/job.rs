@@ -7,8 +7,9 @@
 use super::replicaset::Expectations;
 use super::{CtrlEvent, Informers, WorkQueue, now_event};
 use crate::apiserver::{Client, NewPod, Request};
+use crate::etcd::Op;
 use crate::model::workload::{JobCondition, JobFailReason, JobStatus};
-use crate::model::{JobId, OwnerRef, PodId, PodPhase, PodReason};
+use crate::model::{JobId, OwnerRef, PodId, PodPhase, PodReason, PodState};
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
 use slotmap::SecondaryMap;
@@ -18,6 +19,16 @@ pub const POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(10);
 /// `MaxJobPodFailureBackOff`.
 pub const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(600);
 
+/// Terminal outcomes a Job has counted (upstream keeps them in the Job's status, using finalizers, so that
+/// deleting finished pods, e.g. by pod GC, never makes a Job forget them).
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    succeeded: i32,
+    failed: i32,
+    /// When each failure since the last success was observed.
+    failures_since_success: Vec<SimTime>,
+}
+
 #[derive(Default)]
 pub struct JobController {
     queue: WorkQueue<JobId>,
@@ -25,6 +36,9 @@ pub struct JobController {
     created: SecondaryMap<JobId, u64>,
     /// A delayed sync is pending at this time (back-off).
     timer: SecondaryMap<JobId, SimTime>,
+    tally: SecondaryMap<JobId, Tally>,
+    /// Pods whose outcome has been counted.
+    counted: SecondaryMap<PodId, ()>,
 }
 
 /// The back-off before creating a replacement after `failures` consecutive failures.
@@ -43,11 +57,29 @@ impl JobController {
         }
     }
 
-    pub fn pod_changed(&mut self, job: JobId, op: crate::etcd::Op, ctx: &mut Ctx) {
-        if op == crate::etcd::Op::Added
+    /// A pod of `job` changed. Its outcome is counted once: Succeeded, or failed (Failed, or being deleted
+    /// before finishing, as upstream's default `podReplacementPolicy` counts it).
+    pub fn pod_changed(&mut self, job: JobId, pod: PodId, op: Op, state: &PodState, ctx: &mut Ctx) {
+        if op == Op::Added
             && let Some(e) = self.expectations.get_mut(job)
         {
             e.adds -= 1;
+        }
+        let finished = state.phase.is_terminal() || state.deletion.is_some() || op == Op::Deleted;
+        if finished && !self.counted.contains_key(pod) {
+            self.counted.insert(pod, ());
+            if let Some(tally) = self.tally.entry(job).map(|e| e.or_default()) {
+                if state.phase == PodPhase::Succeeded {
+                    tally.succeeded += 1;
+                    tally.failures_since_success.clear();
+                } else {
+                    tally.failed += 1;
+                    tally.failures_since_success.push(ctx.now);
+                }
+            }
+        }
+        if op == Op::Deleted {
+            self.counted.remove(pod);
         }
         self.enqueue(job, ctx);
     }
@@ -68,29 +100,14 @@ impl JobController {
         let Some(job) = inf.jobs.get(id) else {
             self.expectations.remove(id);
             self.timer.remove(id);
+            self.tally.remove(id);
             return;
         };
         let pods: &[PodId] = inf.pods_by_job.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
-        let (mut active, mut succeeded, mut failed) = (Vec::new(), 0i32, 0i32);
-        let (mut last_success, mut last_failure): (Option<SimTime>, Option<SimTime>) = (None, None);
-        let mut failure_times: Vec<SimTime> = Vec::new();
-        for p in pods {
-            let Some(c) = inf.pods.get(*p) else { continue };
-            let seen = c.terminal_seen.unwrap_or(ctx.now);
-            match c.state.phase {
-                PodPhase::Succeeded => {
-                    succeeded += 1;
-                    last_success = last_success.max(Some(seen));
-                }
-                PodPhase::Failed => {
-                    failed += 1;
-                    failure_times.push(seen);
-                    last_failure = last_failure.max(Some(seen));
-                }
-                _ if c.state.deletion.is_some() => failed += 1,
-                _ => active.push(*p),
-            }
-        }
+        let active: Vec<PodId> =
+            pods.iter().copied().filter(|p| inf.pods.get(*p).is_some_and(|c| c.state.is_active())).collect();
+        let tally = self.tally.get(id).cloned().unwrap_or_default();
+        let (succeeded, failed) = (tally.succeeded, tally.failed);
         let mut status = JobStatus { active: active.len() as i32, succeeded, failed, condition: job.status.condition };
         if status.condition.is_none() {
             if succeeded >= job.completions {
@@ -107,7 +124,8 @@ impl JobController {
         } else if status.condition.is_none() && self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now)) {
             let want = job.parallelism.min(job.completions - succeeded) - active.len() as i32;
             if want > 0 {
-                let consecutive = failure_times.iter().filter(|t| last_success.is_none_or(|s| **t > s)).count() as u32;
+                let consecutive = tally.failures_since_success.len() as u32;
+                let last_failure = tally.failures_since_success.last().copied();
                 let ready_at = last_failure.map(|f| f.add(failure_backoff(consecutive))).unwrap_or(ctx.now);
                 if consecutive > 0 && ready_at > ctx.now {
                     if self.timer.get(id).is_none_or(|t| *t != ready_at) {

@@ -257,7 +257,7 @@ impl ControllerManager {
             Change::Pod { id, spec, state, op } => {
                 match spec.owner {
                     Some(OwnerRef::ReplicaSet(rs)) => self.replicaset.pod_changed(rs, *op, old, state, ctx),
-                    Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *op, ctx),
+                    Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *id, *op, state, ctx),
                     None => {}
                 }
                 self.taint_eviction.pod_changed(inf, *id, spec, state, *op, ctx);
