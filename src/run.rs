@@ -123,7 +123,15 @@ pub fn run_in_memory(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutcom
 /// Why writing results failed.
 #[derive(Debug)]
 pub enum RunError {
-    Io { path: PathBuf, error: io::Error },
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
+    /// The output location cannot or must not be used.
+    Refused {
+        path: PathBuf,
+        why: String,
+    },
     Sim(String),
 }
 
@@ -131,6 +139,7 @@ impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::Io { path, error } => write!(f, "error: {}: {error}", path.display()),
+            RunError::Refused { path, why } => write!(f, "error: output directory {}: {why}", path.display()),
             RunError::Sim(msg) => write!(f, "error: {msg}"),
         }
     }
@@ -142,21 +151,60 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunError + '_ {
     move |error| RunError::Io { path: path.to_path_buf(), error }
 }
 
+/// Every file and directory a run may write. An existing output directory is replaced only if it holds nothing
+/// else, so a mistyped `--out` can never delete a user's files.
+pub const OUTPUT_ENTRIES: &[&str] = &["summary.json", "events.csv"];
+
+/// Checks that `out` is absent, or a directory kubesim may replace.
+fn check_replaceable(out: &Path) -> Result<(), RunError> {
+    let refuse = |why: String| RunError::Refused { path: out.to_path_buf(), why };
+    let Ok(meta) = fs::symlink_metadata(out) else { return Ok(()) };
+    if !meta.is_dir() {
+        return Err(refuse("it exists and is not a directory; choose another --out".into()));
+    }
+    let entries = fs::read_dir(out).map_err(io_err(out))?;
+    for entry in entries {
+        let entry = entry.map_err(io_err(out))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !OUTPUT_ENTRIES.contains(&name.as_str()) {
+            return Err(refuse(format!(
+                "it contains {name:?}, which kubesim did not write; refusing to replace it (choose another --out)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` and its parents, explaining which ancestor is in the way when that fails.
+fn create_parent(dir: &Path) -> Result<(), RunError> {
+    if let Err(error) = fs::create_dir_all(dir) {
+        let blocker = dir.ancestors().find(|a| a.exists() && !a.is_dir());
+        return Err(match blocker {
+            Some(b) => RunError::Refused {
+                path: dir.to_path_buf(),
+                why: format!("cannot create it: {} is not a directory", b.display()),
+            },
+            None => RunError::Io { path: dir.to_path_buf(), error },
+        });
+    }
+    Ok(())
+}
+
 /// Runs a scenario and writes `summary.json` and `events.csv` into `out`, atomically.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunOutcome, RunError> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    create_parent(&parent)?;
+    check_replaceable(out)?;
     let leaf = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
     let tmp = parent.join(format!(".{leaf}.kubesim-tmp-{}", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-    let result = write_run(scenario, &tmp);
-    let outcome = match result {
+    let outcome = match write_run(scenario, &tmp) {
         Ok(o) => o,
         Err(e) => {
             let _ = fs::remove_dir_all(&tmp);

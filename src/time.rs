@@ -214,6 +214,9 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationError> {
             i += 1;
         }
         let unit = &text[unit_start..i];
+        if unit.starts_with(char::is_whitespace) {
+            return Err(err(unit_start, "unexpected space between the number and its unit".into()));
+        }
         let unit_us: u128 = match unit {
             "us" | "µs" | "μs" => 1,
             "ms" => 1_000,

@@ -50,11 +50,30 @@ impl<'a> Compiler<'a> {
         None
     }
 
-    /// Byte offset of a string value's content (after its opening quote).
-    fn content_start(&self, span: &std::ops::Range<usize>) -> usize {
-        match self.src.as_bytes().get(span.start) {
-            Some(b'"') | Some(b'\'') => span.start + 1,
-            _ => span.start,
+    /// The byte span in the file of `len` bytes at `offset` inside the string value `value` written at `span`.
+    /// Offsets map one to one only when the file spells the value literally (no escapes); otherwise the whole
+    /// value is pointed at.
+    fn inner_span(
+        &self,
+        span: &std::ops::Range<usize>,
+        value: &str,
+        offset: usize,
+        len: usize,
+    ) -> std::ops::Range<usize> {
+        let raw = self.src.get(span.clone()).unwrap_or("");
+        let delim = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else if raw.starts_with('"') || raw.starts_with('\'') {
+            1
+        } else {
+            0
+        };
+        let content = raw.get(delim..raw.len().saturating_sub(delim)).unwrap_or("");
+        if content == value && offset <= value.len() {
+            let start = span.start + delim + offset;
+            start..(start + len.max(1)).min(span.start + delim + value.len()).max(start + 1)
+        } else {
+            span.clone()
         }
     }
 
@@ -62,9 +81,9 @@ impl<'a> Compiler<'a> {
         match parse_duration(v.get_ref()) {
             Ok(d) => Some(d),
             Err(e) => {
-                let at = self.content_start(&v.span()) + e.offset;
-                let end = (self.content_start(&v.span()) + v.get_ref().len()).max(at + 1);
-                self.err(at..end, e.message)
+                let len = v.get_ref().len().saturating_sub(e.offset);
+                let at = self.inner_span(&v.span(), v.get_ref(), e.offset, len);
+                self.err(at, e.message)
             }
         }
     }
@@ -72,21 +91,38 @@ impl<'a> Compiler<'a> {
     fn duration_within(&mut self, v: &Sp<String>, max: SimDuration, what: &str) -> Option<SimDuration> {
         let d = self.duration(v)?;
         if d > max {
-            return self.err(v.span(), format!("{what} {} exceeds the limit of {max}", v.get_ref()));
+            return self.err(
+                v.span(),
+                format!(
+                    "{what} {:?} exceeds the limit of {}",
+                    v.get_ref(),
+                    crate::time::format_secs(max.micros()) + "s"
+                ),
+            );
+        }
+        Some(d)
+    }
+
+    /// A time within the run: `run` is the scenario's duration (`None` when it was invalid: no check).
+    fn time_in_run(&mut self, v: &Sp<String>, run: Option<(SimDuration, &str)>, what: &str) -> Option<SimDuration> {
+        let d = self.duration_within(v, limits::MAX_DURATION, what)?;
+        if let Some((end, text)) = run
+            && d > end
+        {
+            return self
+                .err(v.span(), format!("{what} {:?} is after the end of the run (duration {text:?})", v.get_ref()));
         }
         Some(d)
     }
 
     fn quantity(&mut self, v: &Sp<QuantityText>) -> Option<Quantity> {
-        match Quantity::parse(&v.get_ref().0) {
-            Ok(q) if q.is_negative() => {
-                self.err(v.span(), format!("quantity {:?} must not be negative", v.get_ref().0))
-            }
+        let text = &v.get_ref().0;
+        match Quantity::parse(text) {
+            Ok(q) if q.is_negative() => self.err(v.span(), format!("quantity {text:?} must not be negative")),
             Ok(q) => Some(q),
             Err(e) => {
-                let start = self.content_start(&v.span());
-                let at = if start > v.span().start { start + e.offset } else { v.span().start };
-                self.err(at..(start + v.get_ref().0.len()).max(at + 1), e.to_string())
+                let at = self.inner_span(&v.span(), text, e.offset, text.len().saturating_sub(e.offset));
+                self.err(at, e.to_string())
             }
         }
     }
@@ -665,9 +701,10 @@ impl<'a> Compiler<'a> {
     fn workloads(
         &mut self,
         w: &schema::WorkloadsSection,
-        duration: SimDuration,
+        run: Option<(SimDuration, &str)>,
         profiles: &[ProfileConfig],
     ) -> Workloads {
+        let duration = run.map(|r| r.0).unwrap_or(limits::MAX_DURATION);
         let mut out = Workloads::default();
         let total = w.deployments.len() + w.jobs.len() + w.arrivals.len();
         if total > limits::MAX_WORKLOADS {
@@ -697,7 +734,7 @@ impl<'a> Compiler<'a> {
             let name = self.name(&e.name, "deployment name");
             let namespace = self.namespace(&e.namespace);
             let replicas = self.int_in(&e.replicas, 0, limits::MAX_REPLICAS, "replicas");
-            let at = e.at.as_ref().map(|a| self.duration_within(a, duration, "at")).unwrap_or(Some(SimDuration::ZERO));
+            let at = e.at.as_ref().map(|a| self.time_in_run(a, run, "at")).unwrap_or(Some(SimDuration::ZERO));
             let Some(name) = name else { continue };
             let tpl = self.template(&e.template, &name, Owner::Deployment, profiles);
             let (Some(namespace), Some(replicas), Some(at), Some((template, selector))) =
@@ -722,7 +759,7 @@ impl<'a> Compiler<'a> {
             }
             let name = self.name(&e.name, "job name");
             let namespace = self.namespace(&e.namespace);
-            let at = e.at.as_ref().map(|a| self.duration_within(a, duration, "at")).unwrap_or(Some(SimDuration::ZERO));
+            let at = e.at.as_ref().map(|a| self.time_in_run(a, run, "at")).unwrap_or(Some(SimDuration::ZERO));
             let completions = e
                 .completions
                 .as_ref()
@@ -771,8 +808,7 @@ impl<'a> Compiler<'a> {
             }
             let name = self.name(&e.name, "arrival name");
             let namespace = self.namespace(&e.namespace);
-            let start =
-                e.start.as_ref().map(|v| self.duration_within(v, duration, "start")).unwrap_or(Some(SimDuration::ZERO));
+            let start = e.start.as_ref().map(|v| self.time_in_run(v, run, "start")).unwrap_or(Some(SimDuration::ZERO));
             let stop = match &e.stop {
                 Some(v) => self.duration_within(v, limits::MAX_DURATION, "stop").map(Some),
                 None => Some(None),
@@ -844,7 +880,7 @@ impl<'a> Compiler<'a> {
         &mut self,
         faults: &[Sp<schema::FaultEntry>],
         pools: &[NodePool],
-        duration: SimDuration,
+        run: Option<(SimDuration, &str)>,
     ) -> Vec<FaultSpec> {
         if faults.len() > limits::MAX_FAULTS {
             self.err::<()>(faults[0].span(), format!("{} faults; the limit is {}", faults.len(), limits::MAX_FAULTS));
@@ -865,7 +901,7 @@ impl<'a> Compiler<'a> {
                 "node-crash" => Some(FaultVerb::NodeCrash),
                 other => self.err(e.verb.span(), format!("unknown fault verb {other:?}; expected \"node-crash\"")),
             };
-            let at = self.duration_within(&e.at, duration, "at");
+            let at = self.time_in_run(&e.at, run, "at");
             let fault_duration = match &e.duration {
                 Some(d) => self.duration_within(d, limits::MAX_DURATION, "duration").map(Some),
                 None => Some(None),
@@ -875,12 +911,17 @@ impl<'a> Compiler<'a> {
                 match by_name.get(n.get_ref().as_str()) {
                     Some(id) => nodes.push(*id),
                     None => {
+                        let valid: Vec<String> = pools
+                            .iter()
+                            .filter(|p| !p.nodes.is_empty())
+                            .map(|p| match p.nodes.len() {
+                                1 => p.nodes[0].name.to_string(),
+                                n => format!("{}..{}", p.nodes[0].name, p.nodes[n - 1].name),
+                            })
+                            .collect();
                         self.err::<()>(
                             n.span(),
-                            format!(
-                                "no node is named {:?} (nodes are named <pool or name_prefix>-<index>)",
-                                n.get_ref()
-                            ),
+                            format!("no node is named {:?}; the nodes are {}", n.get_ref(), valid.join(", ")),
                         );
                     }
                 }
@@ -917,9 +958,10 @@ impl<'a> Compiler<'a> {
         }
         let pools = self.pools(file.cluster.get_ref());
         let profiles = vec![profile];
+        let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, sc.duration.get_ref().as_str()));
+        let workloads = self.workloads(&file.workloads, run, &profiles);
+        let faults = self.faults(&file.faults, &pools, run);
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
-        let workloads = self.workloads(&file.workloads, duration, &profiles);
-        let faults = self.faults(&file.faults, &pools, duration);
         if !self.errors.is_empty() {
             return None;
         }

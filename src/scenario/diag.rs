@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! error: invalid quantity "1Gb": unknown suffix "Gb"; expected one of n, u, m, k, M, G, T, P, E, Ki, Mi, ...
-//!   --> scenarios/bad.toml:9:11
-//!    |
-//!  9 | memory = "1Gb"
-//!    |           ^^^
+//!   --> scenarios/bad.toml:9:12
+//!   |
+//! 9 | memory = "1Gb"
+//!   |            ^^
 //! ```
 
 use std::fmt;
@@ -26,8 +26,14 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem at a byte span of `source`.
     pub fn at(file: &str, source: &str, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
-        let start = span.start.min(source.len());
-        let end = span.end.clamp(start, source.len());
+        let mut start = span.start.min(source.len());
+        while !source.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = span.end.clamp(start, source.len());
+        while !source.is_char_boundary(end) {
+            end += 1;
+        }
         let line_start = source[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
         let line_end = source[start..].find('\n').map(|i| start + i).unwrap_or(source.len());
         let line = source[..start].matches('\n').count() + 1;
@@ -102,6 +108,15 @@ mod tests {
         assert!(text.contains("--> f.toml:3:11"), "{text}");
         assert!(text.contains("3 | memory = \"1Gb\""), "{text}");
         assert!(text.ends_with("  |           ^^^"), "{text:?}");
+    }
+
+    #[test]
+    fn spans_inside_multibyte_characters_are_widened() {
+        let src = "x = \"1€€\"\n";
+        let inside = src.find('€').unwrap() + 1;
+        let d = Diagnostic::at("f.toml", src, inside..inside + 1, "bad");
+        assert_eq!((d.line, d.column), (1, 7));
+        assert!(d.to_string().ends_with("^"));
     }
 
     #[test]

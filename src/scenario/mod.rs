@@ -84,8 +84,27 @@ impl Scenario {
     }
 }
 
-/// The TOML parser's message, trimmed to one line and phrased as what was expected.
+/// The TOML parser's message, on one line, with Rust type names replaced by what a user writes.
 fn toml_message(e: &toml::de::Error) -> String {
-    let msg = e.message().trim().replace('\n', " ");
-    if msg.starts_with("missing field") { format!("{msg} (required here)") } else { msg }
+    let mut msg = e.message().trim().replace('\n', " ");
+    for (rust, human) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a string", "expected a string (in quotes)"),
+    ] {
+        msg = msg.replace(rust, human);
+    }
+    if msg.starts_with("missing field `cluster`") {
+        return "missing table [cluster]: a scenario needs at least one [[cluster.node_pools]]".into();
+    }
+    if msg.starts_with("missing field `scenario`") {
+        return "missing table [scenario]: a scenario needs [scenario] with `name` and `duration`".into();
+    }
+    if msg.starts_with("missing field") {
+        msg.push_str(" (required here)");
+    }
+    msg
 }
