@@ -6,11 +6,17 @@
 //! cluster) so that lookups are array indexing rather than string keys.
 //!
 //! Only the apiserver writes here: components hold their own informer caches, filled by watches.
+//!
+//! Also modelled: the history a watcher can resume from (the apiserver's watch cache, bounded by capacity and
+//! by compaction, which runs every `--etcd-compaction-interval` and compacts to the revision seen one interval
+//! earlier), and etcd's health (slow: extra latency per write; unavailable: writes wait or time out).
 
 use crate::model::{
     Deployment, DeploymentId, Job, JobId, Node, NodeId, PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
 };
+use crate::time::{SimDuration, SimTime};
 use slotmap::SlotMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// What happened to an object.
@@ -25,10 +31,32 @@ pub enum Op {
 #[derive(Clone, Debug)]
 pub enum Change {
     Pod { id: PodId, spec: Arc<PodSpec>, state: PodState, op: Op },
-    Node { id: NodeId, node: Arc<Node>, op: Op },
-    ReplicaSet { id: ReplicaSetId, obj: Arc<ReplicaSet>, op: Op },
-    Deployment { id: DeploymentId, obj: Arc<Deployment>, op: Op },
-    Job { id: JobId, obj: Arc<Job>, op: Op },
+    Node { id: NodeId, node: Arc<Node>, rv: u64, op: Op },
+    ReplicaSet { id: ReplicaSetId, obj: Arc<ReplicaSet>, rv: u64, op: Op },
+    Deployment { id: DeploymentId, obj: Arc<Deployment>, rv: u64, op: Op },
+    Job { id: JobId, obj: Arc<Job>, rv: u64, op: Op },
+}
+
+impl Change {
+    /// The revision of the write that produced this change.
+    pub fn revision(&self) -> u64 {
+        match self {
+            Change::Pod { state, .. } => state.resource_version,
+            Change::Node { rv, .. }
+            | Change::ReplicaSet { rv, .. }
+            | Change::Deployment { rv, .. }
+            | Change::Job { rv, .. } => *rv,
+        }
+    }
+}
+
+/// etcd's health, set by fault injection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Added to every write while set.
+    pub extra_write_latency: SimDuration,
+    /// etcd answers nothing until this time (`SimTime::MAX`: until healed).
+    pub unavailable_until: Option<SimTime>,
 }
 
 /// A stored pod.
@@ -49,6 +77,16 @@ pub struct Versioned<T> {
 #[derive(Default)]
 pub struct Etcd {
     revision: u64,
+    /// Recent changes, oldest first, for watchers resuming from a revision.
+    history: VecDeque<Change>,
+    history_capacity: usize,
+    /// Revisions at or below this are compacted: resuming from them requires a relist.
+    compacted: u64,
+    /// The revision at the last compaction tick, compacted at the next one.
+    compaction_pending: u64,
+    compaction_interval: SimDuration,
+    next_compaction: SimTime,
+    pub health: Health,
     pub pods: SlotMap<PodId, PodRecord>,
     /// Indexed by `NodeId`; `None` once a node is deleted (ids are never reused).
     pub nodes: Vec<Option<Versioned<Node>>>,
@@ -61,7 +99,61 @@ pub struct Etcd {
 
 impl Etcd {
     pub fn new() -> Etcd {
-        Etcd::default()
+        Etcd::with_history(102_400, SimDuration::from_secs(300))
+    }
+
+    pub fn with_history(capacity: u64, compaction_interval: SimDuration) -> Etcd {
+        Etcd {
+            history_capacity: capacity.min(10_000_000) as usize,
+            compaction_interval,
+            next_compaction: SimTime::ZERO.add(compaction_interval),
+            ..Etcd::default()
+        }
+    }
+
+    /// Records a committed change in the history and runs compaction when its tick has passed.
+    pub fn record(&mut self, change: &Change, now: SimTime) {
+        while self.compaction_interval > SimDuration::ZERO && now >= self.next_compaction {
+            self.compacted = self.compacted.max(self.compaction_pending);
+            // `record` runs right after the write that crossed the tick, so the revision at the tick is one less.
+            self.compaction_pending = self.revision.saturating_sub(1);
+            self.next_compaction = self.next_compaction.add(self.compaction_interval);
+        }
+        if self.history_capacity == 0 {
+            return;
+        }
+        if self.history.len() == self.history_capacity {
+            self.history.pop_front();
+        }
+        self.history.push_back(change.clone());
+    }
+
+    /// The changes after revision `from`, if they are all still available (not compacted, not evicted from the
+    /// watch cache); `None` means the watcher must relist.
+    pub fn changes_since(&self, from: u64) -> Option<impl Iterator<Item = &Change>> {
+        if from < self.compacted {
+            return None;
+        }
+        let oldest = self.history.front().map(|c| c.revision()).unwrap_or(self.revision + 1);
+        if from + 1 < oldest && from < self.revision {
+            return None;
+        }
+        Some(self.history.iter().filter(move |c| c.revision() > from))
+    }
+
+    /// The compacted revision.
+    pub fn compacted_revision(&self) -> u64 {
+        self.compacted
+    }
+
+    /// True when etcd answers at `now`.
+    pub fn available(&self, now: SimTime) -> bool {
+        self.health.unavailable_until.is_none_or(|until| now >= until)
+    }
+
+    /// The resource version of an object, for optimistic concurrency checks.
+    pub fn node_rv(&self, id: NodeId) -> Option<u64> {
+        self.nodes.get(id.index()).and_then(|n| n.as_ref()).map(|v| v.resource_version)
     }
 
     /// The current global revision (the revision of the last write).
@@ -106,7 +198,7 @@ impl Etcd {
         let id = NodeId(self.nodes.len() as u32);
         let obj = Arc::new(node);
         self.nodes.push(Some(Versioned { obj: obj.clone(), resource_version: rv }));
-        (id, Change::Node { id, node: obj, op: Op::Added })
+        (id, Change::Node { id, node: obj, rv, op: Op::Added })
     }
 
     pub fn node(&self, id: NodeId) -> Option<&Arc<Node>> {
@@ -120,14 +212,14 @@ impl Etcd {
         let obj = Arc::new(node);
         *slot = Versioned { obj: obj.clone(), resource_version: rv };
         self.bump();
-        Some(Change::Node { id, node: obj, op: Op::Modified })
+        Some(Change::Node { id, node: obj, rv, op: Op::Modified })
     }
 
     pub fn create_replicaset(&mut self, rs: ReplicaSet) -> (ReplicaSetId, Change) {
         let rv = self.bump();
         let obj = Arc::new(rs);
         let id = self.replicasets.insert(Versioned { obj: obj.clone(), resource_version: rv });
-        (id, Change::ReplicaSet { id, obj, op: Op::Added })
+        (id, Change::ReplicaSet { id, obj, rv, op: Op::Added })
     }
 
     pub fn update_replicaset(&mut self, id: ReplicaSetId, rs: ReplicaSet) -> Option<Change> {
@@ -136,14 +228,14 @@ impl Etcd {
         let obj = Arc::new(rs);
         *slot = Versioned { obj: obj.clone(), resource_version: rv };
         self.bump();
-        Some(Change::ReplicaSet { id, obj, op: Op::Modified })
+        Some(Change::ReplicaSet { id, obj, rv, op: Op::Modified })
     }
 
     pub fn create_deployment(&mut self, d: Deployment) -> (DeploymentId, Change) {
         let rv = self.bump();
         let obj = Arc::new(d);
         let id = self.deployments.insert(Versioned { obj: obj.clone(), resource_version: rv });
-        (id, Change::Deployment { id, obj, op: Op::Added })
+        (id, Change::Deployment { id, obj, rv, op: Op::Added })
     }
 
     pub fn update_deployment(&mut self, id: DeploymentId, d: Deployment) -> Option<Change> {
@@ -152,14 +244,14 @@ impl Etcd {
         let obj = Arc::new(d);
         *slot = Versioned { obj: obj.clone(), resource_version: rv };
         self.bump();
-        Some(Change::Deployment { id, obj, op: Op::Modified })
+        Some(Change::Deployment { id, obj, rv, op: Op::Modified })
     }
 
     pub fn create_job(&mut self, job: Job) -> (JobId, Change) {
         let rv = self.bump();
         let obj = Arc::new(job);
         let id = self.jobs.insert(Versioned { obj: obj.clone(), resource_version: rv });
-        (id, Change::Job { id, obj, op: Op::Added })
+        (id, Change::Job { id, obj, rv, op: Op::Added })
     }
 
     pub fn update_job(&mut self, id: JobId, job: Job) -> Option<Change> {
@@ -168,7 +260,7 @@ impl Etcd {
         let obj = Arc::new(job);
         *slot = Versioned { obj: obj.clone(), resource_version: rv };
         self.bump();
-        Some(Change::Job { id, obj, op: Op::Modified })
+        Some(Change::Job { id, obj, rv, op: Op::Modified })
     }
 }
 
@@ -209,5 +301,28 @@ mod tests {
         assert_eq!(etcd.nodes[b.index()].as_ref().unwrap().resource_version, 2);
         assert!(etcd.update_node(NodeId(99), node("x")).is_none());
         assert_eq!(etcd.revision(), 3, "failed writes do not bump the revision");
+    }
+
+    #[test]
+    fn resuming_needs_history_and_no_compaction() {
+        let mut etcd = Etcd::with_history(3, SimDuration::from_secs(300));
+        for i in 0..5 {
+            let (_, change) = etcd.create_node(node(&format!("n{i}")));
+            etcd.record(&change, SimTime::from_secs(i));
+        }
+        // Revisions 1..=5 written; the cache holds 3, 4, 5.
+        assert_eq!(etcd.changes_since(2).map(|c| c.count()), Some(3));
+        assert_eq!(etcd.changes_since(4).map(|c| c.count()), Some(1));
+        assert_eq!(etcd.changes_since(5).map(|c| c.count()), Some(0));
+        assert!(etcd.changes_since(1).is_none(), "revision 2 fell out of the watch cache: relist");
+        // Compaction: the tick at 300 s records revision 5; the tick at 600 s compacts to it.
+        let (_, c) = etcd.create_node(node("late"));
+        etcd.record(&c, SimTime::from_secs(301));
+        assert_eq!(etcd.compacted_revision(), 0);
+        let (_, c) = etcd.create_node(node("later"));
+        etcd.record(&c, SimTime::from_secs(601));
+        assert_eq!(etcd.compacted_revision(), 5);
+        assert!(etcd.changes_since(4).is_none());
+        assert!(etcd.changes_since(5).is_some());
     }
 }

@@ -144,7 +144,7 @@ impl Kubelet {
         self.alive = true;
         self.pull_busy_until = ctx.now;
         ctx.api.lease_start(self.node_id, ctx.now);
-        let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True };
+        let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True, rv: None };
         ctx.api.submit(self.client(), ready, false, ctx.now, ctx.queue);
         ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
     }
@@ -196,7 +196,7 @@ impl Kubelet {
                 exit_code: Some(137),
                 ..Default::default()
             };
-            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch }, false, ctx.now, ctx.queue);
+            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch, rv: None }, false, ctx.now, ctx.queue);
             return;
         }
         // Admission (the kubelet's predicate admit handler): the pod must fit next to the admitted pods.
@@ -215,7 +215,7 @@ impl Kubelet {
         };
         if let Some(reason) = reject {
             let patch = PodStatusPatch { phase: Some(PodPhase::Failed), reason: Some(reason), ..Default::default() };
-            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch }, false, ctx.now, ctx.queue);
+            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch, rv: None }, false, ctx.now, ctx.queue);
             return;
         }
         self.admitted.add(req);
@@ -319,7 +319,7 @@ impl Kubelet {
                 Some(dist.sample(&mut rng))
             }
         };
-        ctx.api.submit(self.client(), Request::PodStatus { pod, patch }, false, ctx.now, ctx.queue);
+        ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
         if let Some(d) = run {
             self.at(ctx, ctx.now.add(d), KubeletEvent::Exited { pod, token });
         }
@@ -348,7 +348,7 @@ impl Kubelet {
                 exit_code: Some(exit_code),
                 ..Default::default()
             };
-            ctx.api.submit(self.client(), Request::PodStatus { pod, patch }, false, ctx.now, ctx.queue);
+            ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
             self.release(i);
             return;
         }
@@ -364,7 +364,7 @@ impl Kubelet {
         p.restarts += 1;
         p.phase = Phase::BackingOff;
         let patch = PodStatusPatch { ready: Some(false), exit_code: Some(exit_code), ..Default::default() };
-        ctx.api.submit(self.client(), Request::PodStatus { pod, patch }, false, ctx.now, ctx.queue);
+        ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
         let token = self.token();
         self.pods[i].token = token;
         self.at(ctx, ctx.now.add(delay), KubeletEvent::Restart { pod, token });

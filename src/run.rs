@@ -58,7 +58,7 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     let nodes_not_ready = sim.api.etcd.nodes.iter().flatten().filter(|n| !n.obj.is_ready()).count() as u64;
     let nodes = sim.api.etcd.nodes.iter().flatten().count() as u64;
     let revision = sim.api.etcd.revision();
-    let requests = sim.api.requests_total;
+    let api = sim.api.stats;
     let stats = sim.scheduler.stats;
     let m = &mut sim.rec.metrics;
     let mut metrics: BTreeMap<String, Value> = BTreeMap::new();
@@ -76,7 +76,11 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     int("bind_errors", stats.bind_errors);
     int("evictions", m.evictions);
     int("nodes_not_ready_at_end", nodes_not_ready);
-    int("api_requests", requests);
+    int("api_requests", api.requests);
+    int("api_conflicts", api.conflicts);
+    int("api_retries", api.retries);
+    int("api_timeouts", api.timeouts);
+    int("watch_relists", api.relists);
     int("etcd_revision", revision);
     let mut float = |k: &str, v: f64| {
         metrics.insert(k.to_string(), Value::from(round6(v)));

@@ -34,6 +34,8 @@ pub enum Event {
     ApiCommit(ReqId),
     /// A failed (or notify) request's response reaches its client.
     ApiResponse(ReqId),
+    /// A request is sent again (after a conflict's re-read, or a timeout's back-off).
+    ApiRetry(ReqId),
     /// The next change on a watch stream reaches its client.
     Watch(WatcherId),
     Scheduler(SchedEvent),
@@ -81,6 +83,7 @@ pub struct SimConfig {
     pub images: BTreeMap<Str, u64>,
     pub workloads: Arc<Workloads>,
     pub faults: Vec<FaultSpec>,
+    pub priority_classes: Vec<crate::apiserver::PriorityClass>,
 }
 
 /// A running simulation.
@@ -103,7 +106,7 @@ impl Sim {
     /// Assembles a run. `sink` receives the `events.csv` rows.
     pub fn new(cfg: Arc<SimConfig>, sink: EventSink) -> Result<Sim, String> {
         let seed = cfg.seed;
-        let api = ApiServer::new(cfg.timings.clone(), SimRng::new(seed, Stream::Naming));
+        let api = ApiServer::new(cfg.timings.clone(), cfg.priority_classes.clone(), SimRng::new(seed, Stream::Naming));
         let scheduler = Scheduler::new(&cfg.profiles, &cfg.timings, SimRng::new(seed, Stream::TieBreak))?;
         let mut kubelets = Vec::new();
         for pool in &cfg.pools {
@@ -191,12 +194,13 @@ impl Sim {
                 return false;
             }
             Event::ApiCommit(id) => api.commit(id, t, queue, rec),
+            Event::ApiRetry(id) => api.retry(id, t, queue),
             Event::ApiResponse(id) => {
                 let Some(resp) = api.take_response(id) else { return true };
                 let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
                 match resp.client {
                     Client::Scheduler => scheduler.on_response(resp, &mut ctx),
-                    Client::ControllerManager => cm.on_response(resp, &mut ctx),
+                    Client::Controller(ctl) => cm.on_response(ctl, resp, &mut ctx),
                     Client::Kubelet(_) | Client::User => {}
                 }
             }
@@ -205,7 +209,7 @@ impl Sim {
                 let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
                 match client {
                     Client::Scheduler => scheduler.on_change(&change, &mut ctx),
-                    Client::ControllerManager => cm.on_change(&change, &mut ctx),
+                    Client::Controller(_) => cm.on_change(&change, &mut ctx),
                     Client::Kubelet(n) => {
                         if let Some(k) = kubelets.get_mut(n.index()) {
                             k.on_change(&change, &mut ctx);

@@ -1,20 +1,42 @@
 //! Every timing and rate of the simulated control plane, with its default and where the default comes from.
 //!
 //! This is the single table the README's "Timings" section documents. A scenario overrides any entry in its
-//! `[timings]` table with the same name. Upstream defaults are Kubernetes v1.34; entries marked *model* have no
-//! upstream default (they are network or compute costs) and use typical values, stated with their reasoning.
+//! `[timings]` table with the same name ([`Timings::field`] is the one place names are mapped). Upstream
+//! defaults are Kubernetes v1.34; entries marked *model* have no upstream default (they are network, disk or
+//! compute costs) and use typical values, stated with their reasoning.
 
 use crate::time::SimDuration;
 
 /// All timings of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timings {
-    // --- apiserver and etcd (model) ---
-    /// Client request to committed write (network + apiserver + etcd raft round). *Model*: 5 ms, a typical
-    /// in-region mutating request.
+    // --- apiserver and etcd ---
+    /// Client to apiserver, one way (network and request handling). *Model*: 2 ms.
     pub api_request_latency: SimDuration,
-    /// Commit to delivery on a watch (watch cache fan-out + network). *Model*: 1 ms.
-    pub watch_latency: SimDuration,
+    /// etcd write: raft round and fsync, from the apiserver's write to its commit. *Model*: 3 ms.
+    pub etcd_write_latency: SimDuration,
+    /// A request waiting on an unavailable etcd fails after this (`--request-timeout`): 60 s.
+    pub api_request_timeout: SimDuration,
+    /// Events the watch cache keeps for watchers to resume from; an older resume relists. Upstream sizes it
+    /// dynamically between 100 and 102,400 events; kubesim uses the maximum.
+    pub watch_cache_capacity: u64,
+    /// etcd compaction period (`--etcd-compaction-interval`): 5 min.
+    pub etcd_compaction_interval: SimDuration,
+    /// Commit to delivery on the scheduler's watches. *Model*: 1 ms.
+    pub watch_latency_scheduler: SimDuration,
+    /// Commit to delivery on the controller manager's watches. *Model*: 1 ms.
+    pub watch_latency_controller_manager: SimDuration,
+    /// Commit to delivery on a kubelet's watch. *Model*: 1 ms.
+    pub watch_latency_kubelet: SimDuration,
+    /// kube-scheduler client `qps` / `burst`: 50 / 100.
+    pub scheduler_qps: f64,
+    pub scheduler_burst: u64,
+    /// kube-controller-manager `--kube-api-qps` / `--kube-api-burst` (per controller client): 20 / 30.
+    pub controller_manager_qps: f64,
+    pub controller_manager_burst: u64,
+    /// kubelet `kubeAPIQPS` / `kubeAPIBurst`: 50 / 100.
+    pub kubelet_qps: f64,
+    pub kubelet_burst: u64,
 
     // --- kube-scheduler ---
     /// Compute time of one scheduling cycle. *Model*: 1 ms, which caps one scheduler near 1,000 pods/s, the
@@ -29,7 +51,7 @@ pub struct Timings {
     /// Period of the leftover flush of unschedulable pods: 30 s (`flushUnschedulablePodsLeftover`).
     pub unschedulable_flush_period: SimDuration,
 
-    // --- kube-controller-manager: node lifecycle ---
+    // --- kube-controller-manager ---
     /// `--node-monitor-period`: 5 s.
     pub node_monitor_period: SimDuration,
     /// `--node-monitor-grace-period`: 50 s since v1.32 (PR #126287; 40 s before).
@@ -40,8 +62,6 @@ pub struct Timings {
     pub node_eviction_rate_per_s: f64,
     /// `tolerationSeconds` added by the DefaultTolerationSeconds admission plugin: 300 s.
     pub default_toleration_seconds: i64,
-
-    // --- kube-controller-manager: pod GC ---
     /// PodGC period (`gcCheckPeriod`): 20 s.
     pub pod_gc_period: SimDuration,
     /// `--terminated-pod-gc-threshold`: 12,500 terminated pods.
@@ -66,8 +86,20 @@ pub struct Timings {
 impl Default for Timings {
     fn default() -> Self {
         Timings {
-            api_request_latency: SimDuration::from_millis(5),
-            watch_latency: SimDuration::from_millis(1),
+            api_request_latency: SimDuration::from_millis(2),
+            etcd_write_latency: SimDuration::from_millis(3),
+            api_request_timeout: SimDuration::from_secs(60),
+            watch_cache_capacity: 102_400,
+            etcd_compaction_interval: SimDuration::from_secs(300),
+            watch_latency_scheduler: SimDuration::from_millis(1),
+            watch_latency_controller_manager: SimDuration::from_millis(1),
+            watch_latency_kubelet: SimDuration::from_millis(1),
+            scheduler_qps: 50.0,
+            scheduler_burst: 100,
+            controller_manager_qps: 20.0,
+            controller_manager_burst: 30,
+            kubelet_qps: 50.0,
+            kubelet_burst: 100,
             scheduler_cycle: SimDuration::from_millis(1),
             pod_initial_backoff: SimDuration::from_secs(1),
             pod_max_backoff: SimDuration::from_secs(10),
@@ -90,11 +122,119 @@ impl Default for Timings {
     }
 }
 
+/// A mutable reference to one timing, by kind, for overrides.
+pub enum Field<'a> {
+    Duration(&'a mut SimDuration),
+    /// A positive rate (per second).
+    Rate(&'a mut f64),
+    /// A whole non-negative number.
+    Count(&'a mut u64),
+    /// Whole seconds (non-negative).
+    Seconds(&'a mut i64),
+}
+
 impl Timings {
+    /// Every overridable name, in documentation order.
+    pub const KEYS: &'static [&'static str] = &[
+        "api_request_latency",
+        "etcd_write_latency",
+        "api_request_timeout",
+        "watch_cache_capacity",
+        "etcd_compaction_interval",
+        "watch_latency_scheduler",
+        "watch_latency_controller_manager",
+        "watch_latency_kubelet",
+        "scheduler_qps",
+        "scheduler_burst",
+        "controller_manager_qps",
+        "controller_manager_burst",
+        "kubelet_qps",
+        "kubelet_burst",
+        "scheduler_cycle",
+        "pod_initial_backoff",
+        "pod_max_backoff",
+        "pod_max_in_unschedulable_pods",
+        "unschedulable_flush_period",
+        "node_monitor_period",
+        "node_monitor_grace_period",
+        "node_eviction_period",
+        "node_eviction_rate_per_s",
+        "default_toleration_seconds",
+        "pod_gc_period",
+        "terminated_pod_gc_threshold",
+        "lease_renew_interval",
+        "image_pull_latency",
+        "image_pull_bandwidth_bytes_per_s",
+        "default_image_size_bytes",
+        "container_start_latency",
+        "container_stop_latency",
+    ];
+
+    /// The field named `key`, if there is one.
+    pub fn field(&mut self, key: &str) -> Option<Field<'_>> {
+        use Field::*;
+        Some(match key {
+            "api_request_latency" => Duration(&mut self.api_request_latency),
+            "etcd_write_latency" => Duration(&mut self.etcd_write_latency),
+            "api_request_timeout" => Duration(&mut self.api_request_timeout),
+            "watch_cache_capacity" => Count(&mut self.watch_cache_capacity),
+            "etcd_compaction_interval" => Duration(&mut self.etcd_compaction_interval),
+            "watch_latency_scheduler" => Duration(&mut self.watch_latency_scheduler),
+            "watch_latency_controller_manager" => Duration(&mut self.watch_latency_controller_manager),
+            "watch_latency_kubelet" => Duration(&mut self.watch_latency_kubelet),
+            "scheduler_qps" => Rate(&mut self.scheduler_qps),
+            "scheduler_burst" => Count(&mut self.scheduler_burst),
+            "controller_manager_qps" => Rate(&mut self.controller_manager_qps),
+            "controller_manager_burst" => Count(&mut self.controller_manager_burst),
+            "kubelet_qps" => Rate(&mut self.kubelet_qps),
+            "kubelet_burst" => Count(&mut self.kubelet_burst),
+            "scheduler_cycle" => Duration(&mut self.scheduler_cycle),
+            "pod_initial_backoff" => Duration(&mut self.pod_initial_backoff),
+            "pod_max_backoff" => Duration(&mut self.pod_max_backoff),
+            "pod_max_in_unschedulable_pods" => Duration(&mut self.pod_max_in_unschedulable_pods),
+            "unschedulable_flush_period" => Duration(&mut self.unschedulable_flush_period),
+            "node_monitor_period" => Duration(&mut self.node_monitor_period),
+            "node_monitor_grace_period" => Duration(&mut self.node_monitor_grace_period),
+            "node_eviction_period" => Duration(&mut self.node_eviction_period),
+            "node_eviction_rate_per_s" => Rate(&mut self.node_eviction_rate_per_s),
+            "default_toleration_seconds" => Seconds(&mut self.default_toleration_seconds),
+            "pod_gc_period" => Duration(&mut self.pod_gc_period),
+            "terminated_pod_gc_threshold" => Count(&mut self.terminated_pod_gc_threshold),
+            "lease_renew_interval" => Duration(&mut self.lease_renew_interval),
+            "image_pull_latency" => Duration(&mut self.image_pull_latency),
+            "image_pull_bandwidth_bytes_per_s" => Count(&mut self.image_pull_bandwidth_bytes_per_s),
+            "default_image_size_bytes" => Count(&mut self.default_image_size_bytes),
+            "container_start_latency" => Duration(&mut self.container_start_latency),
+            "container_stop_latency" => Duration(&mut self.container_stop_latency),
+            _ => return None,
+        })
+    }
+
     /// Time to pull an image of `size_bytes` on one node.
     pub fn image_pull_time(&self, size_bytes: u64) -> SimDuration {
         let bw = self.image_pull_bandwidth_bytes_per_s.max(1);
         let transfer_us = (u128::from(size_bytes) * 1_000_000).div_ceil(u128::from(bw));
         self.image_pull_latency.saturating_add(SimDuration(transfer_us.min(u128::from(u64::MAX)) as u64))
+    }
+
+    /// Client send to etcd commit, with etcd healthy.
+    pub fn write_latency(&self) -> SimDuration {
+        self.api_request_latency.saturating_add(self.etcd_write_latency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_maps_to_a_field_and_back() {
+        let mut t = Timings::default();
+        for key in Timings::KEYS {
+            assert!(t.field(key).is_some(), "{key}");
+        }
+        assert!(t.field("nope").is_none());
+        // The default write path keeps the 5 ms request-to-commit of the timeline tests.
+        assert_eq!(t.write_latency(), SimDuration::from_millis(5));
     }
 }

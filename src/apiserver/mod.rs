@@ -1,35 +1,50 @@
 //! The virtual kube-apiserver: the only door to etcd.
 //!
-//! Components submit [`Request`]s; each commits after the client's request latency, is validated, defaulted
-//! and admitted, is written to [`Etcd`], and the resulting [`Change`] is fanned out by the watch cache to every
-//! interested watcher after its watch latency. Components never read etcd: they learn of the cluster only
-//! through their watches, so every decision is made on information that is as stale as it would be in a real
-//! cluster.
+//! A request travels like this: the client's rate limiter (client-go's token bucket, with the upstream QPS and
+//! burst of each component) decides when it leaves; it reaches the apiserver after the request latency; the
+//! apiserver validates, defaults and admits it and writes it to [`Etcd`], which commits after its write latency;
+//! the resulting [`Change`] is recorded in the watch history and fanned out to every interested watcher after
+//! that watcher's latency. Components never read etcd: they learn of the cluster only through their watches, so
+//! every decision is made on information that is as stale as it would be in a real cluster.
 //!
-//! Responses travel back to the client only when it asked for one or when the request failed; a successful
-//! write is observed through the client's own watch, as controllers do upstream.
+//! Failures are modelled as well:
+//! - **etcd slow or unavailable** (fault hooks in [`crate::etcd::Health`]): writes take longer, or wait for etcd
+//!   to come back; a write that would wait past the request timeout fails with a timeout, and the client retries
+//!   with its back-off. Nothing is lost.
+//! - **optimistic concurrency**: updates carry the `resourceVersion` the client based them on; if the object
+//!   changed meanwhile the write fails with a conflict, and the client re-reads it (a GET round trip) and
+//!   retries, as `RetryOnConflict` does upstream.
+//!
+//! Responses travel back to the client only when it asked for one or when the request failed for good; a
+//! successful write is observed through the client's own watch, as controllers do upstream.
 //!
 //! The apiserver also writes the pod and node lifecycle rows of `events.csv` and feeds the metric collector,
 //! because it is the one place that sees every committed transition exactly once.
 
 mod admission;
+mod client;
+mod nodes;
+mod pods;
 mod validation;
+mod workloads;
 
-pub use admission::Admission;
+pub use admission::{Admission, PriorityClass};
+pub use client::{Client, Ctl, RetryPolicy, TokenBucket};
 pub use validation::dns_subdomain as validate_name;
 
 use crate::engine::EventQueue;
 use crate::etcd::{Change, Etcd, Op};
+use crate::model::workload::{DeploymentStatus, ReplicaSetStatus};
 use crate::model::{
-    ConditionStatus, Deployment, Job, JobId, Kind, Node, NodeId, OwnerRef, PodId, PodPhase, PodReason, PodSpec,
-    PodState, PodTemplate, ReplicaSet, ReplicaSetId, Str, Taint, TaintEffect,
+    ConditionStatus, Deployment, DeploymentId, Job, JobId, Kind, Node, NodeId, OwnerRef, PodId, PodPhase, PodReason,
+    PodTemplate, ReplicaSet, ReplicaSetId, Str, Taint, TaintEffect,
 };
-use crate::record;
 use crate::recorder::{EventType, Recorder};
 use crate::rng::SimRng;
 use crate::sim::Event;
 use crate::time::{SimDuration, SimTime};
 use crate::timings::Timings;
+use client::Limiters;
 use slotmap::SlotMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -39,14 +54,11 @@ slotmap::new_key_type! {
     pub struct ReqId;
 }
 
-/// Who sent a request (for latency, rate limits and routing responses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
-    Scheduler,
-    ControllerManager,
-    Kubelet(NodeId),
-    /// The scenario's users and CI systems (creating workloads, scaling, deleting).
-    User,
+/// The clock, the queue and the recorder: what a committing write touches besides the store.
+pub struct Io<'a> {
+    pub now: SimTime,
+    pub q: &'a mut EventQueue<Event>,
+    pub rec: &'a mut Recorder,
 }
 
 /// A pod to create.
@@ -72,7 +84,8 @@ pub struct PodStatusPatch {
     pub exit_code: Option<i32>,
 }
 
-/// A write request.
+/// A write request. `rv` fields are optimistic-concurrency preconditions: the `resourceVersion` the client
+/// based the update on (`None` for patches that do not check it).
 #[derive(Clone, Debug)]
 pub enum Request {
     CreatePod(NewPod),
@@ -84,6 +97,7 @@ pub enum Request {
     PodStatus {
         pod: PodId,
         patch: PodStatusPatch,
+        rv: Option<u64>,
     },
     /// `DELETE pod`: graceful unless the pod is unbound or terminal (then immediate, as upstream).
     /// `grace: None` uses the pod's `terminationGracePeriodSeconds`.
@@ -100,27 +114,76 @@ pub enum Request {
     NodeReady {
         node: NodeId,
         status: ConditionStatus,
+        rv: Option<u64>,
     },
-    AddNodeTaint {
+    /// Adds and removes node taints in one write (upstream `SwapNodeControllerTaint`, `PatchNodeTaints`).
+    NodeTaints {
         node: NodeId,
-        taint: Taint,
-    },
-    RemoveNodeTaint {
-        node: NodeId,
-        key: Str,
-        effect: TaintEffect,
+        add: Vec<Taint>,
+        remove: Vec<(Str, TaintEffect)>,
+        rv: Option<u64>,
     },
     CreateReplicaSet(Box<ReplicaSet>),
     ScaleReplicaSet {
         id: ReplicaSetId,
         replicas: i32,
+        rv: Option<u64>,
+    },
+    ReplicaSetStatus {
+        id: ReplicaSetId,
+        status: ReplicaSetStatus,
+        rv: Option<u64>,
     },
     CreateDeployment(Box<Deployment>),
+    UpdateDeployment {
+        id: DeploymentId,
+        deployment: Box<Deployment>,
+        rv: Option<u64>,
+    },
+    DeploymentStatus {
+        id: DeploymentId,
+        status: DeploymentStatus,
+        rv: Option<u64>,
+    },
     CreateJob(Box<Job>),
     UpdateJob {
         id: JobId,
         job: Box<Job>,
+        rv: Option<u64>,
     },
+}
+
+impl Request {
+    /// The request's optimistic-concurrency precondition, if it has one.
+    fn precondition(&mut self) -> Option<&mut Option<u64>> {
+        match self {
+            Request::PodStatus { rv, .. }
+            | Request::NodeReady { rv, .. }
+            | Request::NodeTaints { rv, .. }
+            | Request::ScaleReplicaSet { rv, .. }
+            | Request::ReplicaSetStatus { rv, .. }
+            | Request::UpdateDeployment { rv, .. }
+            | Request::DeploymentStatus { rv, .. }
+            | Request::UpdateJob { rv, .. } => Some(rv),
+            _ => None,
+        }
+    }
+
+    /// The current `resourceVersion` of the request's target (what a GET would return).
+    fn target_rv(&self, etcd: &Etcd) -> Option<u64> {
+        match self {
+            Request::PodStatus { pod, .. } => etcd.pods.get(*pod).map(|r| r.state.resource_version),
+            Request::NodeReady { node, .. } | Request::NodeTaints { node, .. } => etcd.node_rv(*node),
+            Request::ScaleReplicaSet { id, .. } | Request::ReplicaSetStatus { id, .. } => {
+                etcd.replicasets.get(*id).map(|v| v.resource_version)
+            }
+            Request::UpdateDeployment { id, .. } | Request::DeploymentStatus { id, .. } => {
+                etcd.deployments.get(*id).map(|v| v.resource_version)
+            }
+            Request::UpdateJob { id, .. } => etcd.jobs.get(*id).map(|v| v.resource_version),
+            _ => None,
+        }
+    }
 }
 
 /// Why a request failed.
@@ -128,10 +191,18 @@ pub enum Request {
 pub enum ApiError {
     NotFound,
     AlreadyExists,
-    /// Validation failed (`422 Invalid`), with the message.
+    /// Validation or admission failed (`422 Invalid`, `403 Forbidden`), with the message.
     Invalid(String),
-    /// A precondition no longer holds (e.g. binding an already bound pod).
+    /// A precondition no longer holds (a stale `resourceVersion`, binding an already bound pod).
     Conflict(String),
+    /// etcd did not answer within the request timeout.
+    Timeout,
+}
+
+impl ApiError {
+    fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Timeout)
+    }
 }
 
 /// A request's result, delivered to the client when it asked for it or on failure.
@@ -146,6 +217,27 @@ struct InFlight {
     client: Client,
     request: Request,
     notify: bool,
+    /// Retries so far (timeouts and conflicts).
+    attempt: u32,
+    /// When the current attempt reached the apiserver.
+    arrival: SimTime,
+}
+
+/// Request counters for the summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApiStats {
+    /// Requests committed or failed for good.
+    pub requests: u64,
+    /// Optimistic-concurrency conflicts (each retried after a re-read).
+    pub conflicts: u64,
+    /// Resends after a conflict or a timeout.
+    pub retries: u64,
+    /// Requests that timed out waiting for etcd.
+    pub timeouts: u64,
+    /// Total time requests waited in client rate limiters, in microseconds.
+    pub throttled_us: u64,
+    /// Watchers that had to relist because their resume revision was gone.
+    pub relists: u64,
 }
 
 /// A watch stream of one component. Deliveries are FIFO: a watch never reorders changes.
@@ -154,8 +246,10 @@ pub struct Watcher {
     pub latency: SimDuration,
     queue: VecDeque<Change>,
     last_due: SimTime,
-    /// False while the client is disconnected (crashed kubelet): changes for it are not queued.
+    /// False while the client is disconnected: changes for it are not queued.
     pub connected: bool,
+    /// The revision of the last change queued for it (where a reconnect resumes).
+    pub last_rv: u64,
 }
 
 /// Index of a watcher.
@@ -185,34 +279,39 @@ pub struct ApiServer {
     leases: Vec<LeaseState>,
     admission: Admission,
     timings: Timings,
+    limiters: Limiters,
     naming: SimRng,
     next_uid: u64,
-    /// Number of requests committed (successful or not).
-    pub requests_total: u64,
+    pub stats: ApiStats,
 }
 
 impl ApiServer {
-    pub fn new(timings: Timings, naming: SimRng) -> ApiServer {
-        let watcher = |client| Watcher {
+    pub fn new(timings: Timings, priority_classes: Vec<PriorityClass>, naming: SimRng) -> ApiServer {
+        let watcher = |client, latency| Watcher {
             client,
-            latency: timings.watch_latency,
+            latency,
             queue: VecDeque::new(),
             last_due: SimTime::ZERO,
             connected: true,
+            last_rv: 0,
         };
         ApiServer {
-            etcd: Etcd::new(),
+            etcd: Etcd::with_history(timings.watch_cache_capacity, timings.etcd_compaction_interval),
             in_flight: SlotMap::with_key(),
             responses: SlotMap::with_key(),
-            watchers: vec![watcher(Client::Scheduler), watcher(Client::ControllerManager)],
+            watchers: vec![
+                watcher(Client::Scheduler, timings.watch_latency_scheduler),
+                watcher(Client::Controller(Ctl::ReplicaSet), timings.watch_latency_controller_manager),
+            ],
             kubelet_watchers: Vec::new(),
             pods_by_node: Vec::new(),
             leases: Vec::new(),
-            admission: Admission::new(timings.default_toleration_seconds),
+            admission: Admission::new(timings.default_toleration_seconds, priority_classes),
+            limiters: Limiters::new(&timings),
             timings,
             naming,
             next_uid: 1,
-            requests_total: 0,
+            stats: ApiStats::default(),
         }
     }
 
@@ -220,11 +319,41 @@ impl ApiServer {
         &self.timings
     }
 
-    /// Sends a request; it commits after the client's request latency. With `notify`, the client receives a
+    fn etcd_latency(&self) -> SimDuration {
+        self.timings.etcd_write_latency.saturating_add(self.etcd.health.extra_write_latency)
+    }
+
+    /// Sends a request. It leaves when the client's rate limiter allows, reaches the apiserver after the
+    /// request latency and commits after etcd's write latency. With `notify`, the client receives a
     /// [`Response`] even on success.
     pub fn submit(&mut self, client: Client, request: Request, notify: bool, now: SimTime, q: &mut EventQueue<Event>) {
-        let id = self.in_flight.insert(InFlight { client, request, notify });
-        q.push(now.add(self.timings.api_request_latency), Event::ApiCommit(id));
+        let send = self.limiters.reserve(client, now);
+        self.stats.throttled_us += send.micros() - now.micros();
+        let arrival = send.add(self.timings.api_request_latency);
+        let id = self.in_flight.insert(InFlight { client, request, notify, attempt: 0, arrival });
+        q.push(arrival.add(self.etcd_latency()), Event::ApiCommit(id));
+    }
+
+    /// Resends a request after a conflict (with the re-read `resourceVersion`) or a timeout.
+    pub fn retry(&mut self, id: ReqId, now: SimTime, q: &mut EventQueue<Event>) {
+        let rv_now = self.in_flight.get(id).and_then(|f| f.request.target_rv(&self.etcd));
+        let Some(f) = self.in_flight.get_mut(id) else { return };
+        if let Some(pre) = f.request.precondition()
+            && pre.is_some()
+        {
+            *pre = rv_now;
+        }
+        f.attempt += 1;
+        self.stats.retries += 1;
+        let client = f.client;
+        let send = self.limiters.reserve(client, now);
+        self.stats.throttled_us += send.micros() - now.micros();
+        let arrival = send.add(self.timings.api_request_latency);
+        let latency = self.etcd_latency();
+        if let Some(f) = self.in_flight.get_mut(id) {
+            f.arrival = arrival;
+        }
+        q.push(arrival.add(latency), Event::ApiCommit(id));
     }
 
     /// Takes a response delivered by [`Event::ApiResponse`].
@@ -239,143 +368,94 @@ impl ApiServer {
         Some((watcher.client, change))
     }
 
-    /// Processes a request at its commit time.
+    /// Processes a request when it reaches etcd.
     pub fn commit(&mut self, id: ReqId, now: SimTime, q: &mut EventQueue<Event>, rec: &mut Recorder) {
-        let Some(InFlight { client, request, notify }) = self.in_flight.remove(id) else { return };
-        self.requests_total += 1;
-        let result = self.apply(client, &request, now, q, rec);
-        if let Err(err) = &result {
-            rejected(rec, now, &request, &self.etcd, err);
-        }
-        if notify || result.is_err() {
-            let rid = self.responses.insert(Response { client, request, result });
-            q.push(now, Event::ApiResponse(rid));
+        let Some(f) = self.in_flight.get(id) else { return };
+        let result = if self.etcd.available(now) {
+            let (client, request) = (f.client, f.request.clone());
+            let mut io = Io { now, q, rec };
+            self.apply(client, &request, &mut io)
+        } else {
+            // etcd is down: the write waits in the etcd client until etcd answers or the request times out.
+            let timeout_at = f.arrival.add(self.timings.api_request_timeout);
+            let back = self.etcd.health.unavailable_until.unwrap_or(SimTime::MAX);
+            let retry_at = back.add(self.etcd_latency());
+            if retry_at <= timeout_at {
+                q.push(retry_at, Event::ApiCommit(id));
+                return;
+            }
+            if now < timeout_at {
+                q.push(timeout_at, Event::ApiCommit(id));
+                return;
+            }
+            self.stats.timeouts += 1;
+            Err(ApiError::Timeout)
+        };
+        let Some(f) = self.in_flight.get_mut(id) else { return };
+        let back_to_client = now.add(self.timings.api_request_latency);
+        match result {
+            Err(ApiError::Conflict(_)) if f.request.precondition().is_some_and(|p| p.is_some()) => {
+                // Re-read the object (a GET round trip after the response) and retry the update.
+                self.stats.conflicts += 1;
+                let at = back_to_client.add(self.timings.api_request_latency.saturating_mul(2));
+                q.push(at, Event::ApiRetry(id));
+            }
+            Err(ref e) if e.is_transient() && RetryPolicy::of(f.client).delay(f.attempt).is_some() => {
+                let delay = RetryPolicy::of(f.client).delay(f.attempt).unwrap_or_default();
+                q.push(back_to_client.add(delay), Event::ApiRetry(id));
+            }
+            result => {
+                let Some(f) = self.in_flight.remove(id) else { return };
+                self.stats.requests += 1;
+                if let Err(err) = &result {
+                    rejected(rec, now, &f.request, &self.etcd, err);
+                }
+                if f.notify || result.is_err() {
+                    let rid = self.responses.insert(Response { client: f.client, request: f.request, result });
+                    q.push(back_to_client, Event::ApiResponse(rid));
+                }
+            }
         }
     }
 
-    fn apply(
-        &mut self,
-        client: Client,
-        request: &Request,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-    ) -> Result<(), ApiError> {
+    fn apply(&mut self, client: Client, request: &Request, io: &mut Io) -> Result<(), ApiError> {
         match request {
-            Request::CreatePod(new) => self.create_pod(new, now, q, rec),
-            Request::BindPod { pod, node } => self.bind_pod(*pod, *node, now, q, rec),
-            Request::PodStatus { pod, patch } => self.patch_pod_status(client, *pod, patch, now, q, rec),
-            Request::DeletePod { pod, grace, reason } => self.delete_pod(*pod, *grace, *reason, now, q, rec),
+            Request::CreatePod(new) => self.create_pod(new, io),
+            Request::BindPod { pod, node } => self.bind_pod(*pod, *node, io),
+            Request::PodStatus { pod, patch, rv } => self.patch_pod_status(client, *pod, patch, *rv, io),
+            Request::DeletePod { pod, grace, reason } => self.delete_pod(*pod, *grace, *reason, io),
             Request::RemovePod { pod } => {
-                let rec_ = self.etcd.pods.get(*pod).ok_or(ApiError::NotFound)?;
-                if rec_.state.deletion.is_none() && !rec_.state.phase.is_terminal() {
+                let cur = self.etcd.pods.get(*pod).ok_or(ApiError::NotFound)?;
+                if cur.state.deletion.is_none() && !cur.state.phase.is_terminal() {
                     return Err(ApiError::Conflict("pod is neither terminating nor terminal".into()));
                 }
-                self.remove_pod(*pod, now, q, rec);
+                self.remove_pod(*pod, io);
                 Ok(())
             }
-            Request::CreateNode(node) => self.create_node(node, now, q, rec),
-            Request::NodeReady { node, status } => self.update_node(*node, now, q, rec, |n| {
-                if n.ready == *status {
-                    return false;
-                }
+            Request::CreateNode(node) => self.create_node(node, io),
+            Request::NodeReady { node, status, rv } => self.update_node(*node, *rv, io, |n| {
+                let changed = n.ready != *status;
                 n.ready = *status;
-                n.ready_transition = now;
-                true
+                changed
             }),
-            Request::AddNodeTaint { node, taint } => self.update_node(*node, now, q, rec, |n| {
-                if n.taints.iter().any(|t| t.key == taint.key && t.effect == taint.effect) {
-                    return false;
-                }
-                n.taints.push(taint.clone());
-                true
-            }),
-            Request::RemoveNodeTaint { node, key, effect } => self.update_node(*node, now, q, rec, |n| {
-                let before = n.taints.len();
-                n.taints.retain(|t| !(t.key == *key && t.effect == *effect));
-                n.taints.len() != before
-            }),
-            Request::CreateReplicaSet(rs) => {
-                validation::replicaset(rs).map_err(ApiError::Invalid)?;
-                let (_, change) = self.etcd.create_replicaset((**rs).clone());
-                record!(rec, now, ReplicaSetCreated, ReplicaSet, &rs.name, "", "replicas={}", rs.replicas);
-                self.fanout(change, now, q);
-                Ok(())
-            }
-            Request::ScaleReplicaSet { id, replicas } => {
-                let cur = self.etcd.replicasets.get(*id).ok_or(ApiError::NotFound)?;
-                if *replicas < 0 {
-                    return Err(ApiError::Invalid(format!("spec.replicas: must be >= 0, got {replicas}")));
-                }
-                let mut rs = (*cur.obj).clone();
-                if rs.replicas == *replicas {
-                    return Ok(());
-                }
-                record!(rec, now, ReplicaSetScaled, ReplicaSet, &rs.name, "", "replicas={}->{}", rs.replicas, replicas);
-                rs.replicas = *replicas;
-                let change = self.etcd.update_replicaset(*id, rs).ok_or(ApiError::NotFound)?;
-                self.fanout(change, now, q);
-                Ok(())
-            }
-            Request::CreateDeployment(d) => {
-                validation::deployment(d).map_err(ApiError::Invalid)?;
-                let (_, change) = self.etcd.create_deployment((**d).clone());
-                record!(rec, now, DeploymentCreated, Deployment, &d.name, "", "replicas={}", d.replicas);
-                self.fanout(change, now, q);
-                Ok(())
-            }
-            Request::CreateJob(job) => {
-                validation::job(job).map_err(ApiError::Invalid)?;
-                let (_, change) = self.etcd.create_job((**job).clone());
-                record!(
-                    rec,
-                    now,
-                    JobCreated,
-                    Job,
-                    &job.name,
-                    "",
-                    "completions={} parallelism={}",
-                    job.completions,
-                    job.parallelism
-                );
-                self.fanout(change, now, q);
-                Ok(())
-            }
-            Request::UpdateJob { id, job } => {
-                let cur = self.etcd.jobs.get(*id).ok_or(ApiError::NotFound)?;
-                let was = cur.obj.status.condition;
-                if job.status.condition != was {
-                    match job.status.condition {
-                        Some(crate::model::workload::JobCondition::Complete) => record!(
-                            rec,
-                            now,
-                            JobComplete,
-                            Job,
-                            &job.name,
-                            "",
-                            "succeeded={} failed={}",
-                            job.status.succeeded,
-                            job.status.failed
-                        ),
-                        Some(crate::model::workload::JobCondition::Failed(reason)) => record!(
-                            rec,
-                            now,
-                            JobFailed,
-                            Job,
-                            &job.name,
-                            "",
-                            "reason={} succeeded={} failed={}",
-                            reason.as_str(),
-                            job.status.succeeded,
-                            job.status.failed
-                        ),
-                        None => {}
+            Request::NodeTaints { node, add, remove, rv } => self.update_node(*node, *rv, io, |n| {
+                let before = n.taints.clone();
+                n.taints.retain(|t| !remove.iter().any(|(k, e)| t.key == *k && t.effect == *e));
+                for taint in add {
+                    if !n.taints.iter().any(|t| t.key == taint.key && t.effect == taint.effect) {
+                        n.taints.push(taint.clone());
                     }
                 }
-                let change = self.etcd.update_job(*id, (**job).clone()).ok_or(ApiError::NotFound)?;
-                self.fanout(change, now, q);
-                Ok(())
-            }
+                n.taints != before
+            }),
+            Request::CreateReplicaSet(rs) => self.create_replicaset(rs, io),
+            Request::ScaleReplicaSet { id, replicas, rv } => self.scale_replicaset(*id, *replicas, *rv, io),
+            Request::ReplicaSetStatus { id, status, rv } => self.replicaset_status(*id, *status, *rv, io),
+            Request::CreateDeployment(d) => self.create_deployment(d, io),
+            Request::UpdateDeployment { id, deployment, rv } => self.update_deployment(*id, deployment, *rv, io),
+            Request::DeploymentStatus { id, status, rv } => self.deployment_status(*id, *status, *rv, io),
+            Request::CreateJob(job) => self.create_job(job, io),
+            Request::UpdateJob { id, job, rv } => self.update_job(*id, job, *rv, io),
         }
     }
 
@@ -385,318 +465,34 @@ impl ApiServer {
         uid
     }
 
-    fn create_pod(
-        &mut self,
-        new: &NewPod,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-    ) -> Result<(), ApiError> {
-        let name: Str = match &new.name {
-            Some(n) => n.clone(),
-            None => Arc::from(format!("{}{}", new.generate_name, name_suffix(&mut self.naming))),
-        };
-        let template = self.admission.admit_pod(&new.template);
-        validation::pod(&name, &template).map_err(ApiError::Invalid)?;
-        let spec = Arc::new(PodSpec {
-            name,
-            namespace: new.namespace.clone(),
-            uid: self.uid(),
-            owner: new.owner,
-            workload: new.workload.clone(),
-            rng_key: new.rng_key,
-            created: now,
-            template,
-        });
-        let (_, change) = self.etcd.create_pod(spec.clone(), PodState::new_pending());
-        record!(rec, now, PodCreated, Pod, &spec.name, "", "workload={}", spec.workload);
-        rec.metrics.pod_created(&spec);
-        self.fanout(change, now, q);
-        Ok(())
-    }
-
-    fn bind_pod(
-        &mut self,
-        pod: PodId,
-        node: NodeId,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-    ) -> Result<(), ApiError> {
-        let node_obj = self.etcd.node(node).ok_or(ApiError::NotFound)?.clone();
-        let cur = self.etcd.pods.get(pod).ok_or(ApiError::NotFound)?;
-        if let Some(bound) = cur.state.node {
-            let on = self.etcd.node(bound).map(|n| n.name.clone()).unwrap_or_else(|| Arc::from("?"));
-            return Err(ApiError::Conflict(format!("pod is already assigned to node {on}")));
-        }
-        if cur.state.deletion.is_some() {
-            return Err(ApiError::Conflict("pod is being deleted".into()));
-        }
-        let spec = cur.spec.clone();
-        let mut state = cur.state;
-        state.node = Some(node);
-        state.nominated_node = None;
-        let change = self.etcd.update_pod(pod, state).ok_or(ApiError::NotFound)?;
-        self.index_pod_on_node(pod, node);
-        record!(rec, now, PodScheduled, Pod, &spec.name, &node_obj.name);
-        rec.metrics.pod_bound(&spec, node, now);
-        self.fanout(change, now, q);
-        Ok(())
-    }
-
-    fn patch_pod_status(
-        &mut self,
-        client: Client,
-        pod: PodId,
-        patch: &PodStatusPatch,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-    ) -> Result<(), ApiError> {
-        let cur = self.etcd.pods.get(pod).ok_or(ApiError::NotFound)?;
-        let old = cur.state;
-        let spec = cur.spec.clone();
-        // A kubelet only writes status for pods bound to its node (NodeRestriction admission).
-        if let Client::Kubelet(n) = client
-            && old.node != Some(n)
-        {
-            return Err(ApiError::Conflict("pod is not bound to this kubelet's node".into()));
-        }
-        if old.phase.is_terminal() && patch.phase.is_some_and(|p| p != old.phase) {
-            return Err(ApiError::Invalid(format!(
-                "status.phase: may not transition from terminal phase {}",
-                old.phase.as_str()
-            )));
-        }
-        let mut state = old;
-        if let Some(p) = patch.phase {
-            state.phase = p;
-        }
-        if let Some(r) = patch.ready {
-            state.ready = r;
-        }
-        if let Some(c) = patch.restart_count {
-            state.restart_count = c;
-        }
-        if let Some(r) = patch.reason {
-            state.reason = r;
-        }
-        if let Some(c) = patch.exit_code {
-            state.exit_code = c;
-        }
-        if state == old {
-            return Ok(());
-        }
-        let change = self.etcd.update_pod(pod, state).ok_or(ApiError::NotFound)?;
-        let node_name = self.node_name(state.node);
-        if state.phase != old.phase {
-            match state.phase {
-                PodPhase::Running => {
-                    record!(rec, now, PodRunning, Pod, &spec.name, &node_name);
-                    rec.metrics.pod_running(&spec, now);
-                }
-                PodPhase::Succeeded => record!(rec, now, PodSucceeded, Pod, &spec.name, &node_name),
-                PodPhase::Failed => record!(
-                    rec,
-                    now,
-                    PodFailed,
-                    Pod,
-                    &spec.name,
-                    &node_name,
-                    "reason={} exit_code={}",
-                    state.reason.as_str(),
-                    state.exit_code
-                ),
-                PodPhase::Pending => {}
-            }
-            if state.phase.is_terminal() {
-                rec.metrics.pod_released(&spec, old, now);
-            }
-        }
-        self.fanout(change, now, q);
-        Ok(())
-    }
-
-    fn delete_pod(
-        &mut self,
-        pod: PodId,
-        grace: Option<SimDuration>,
-        reason: PodReason,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-    ) -> Result<(), ApiError> {
-        let cur = self.etcd.pods.get(pod).ok_or(ApiError::NotFound)?;
-        let old = cur.state;
-        let spec = cur.spec.clone();
-        let grace = grace.unwrap_or(spec.template.termination_grace_period);
-        // Upstream CheckGracefulDelete: unbound and terminal pods are deleted at once.
-        let immediate = old.node.is_none() || old.phase.is_terminal() || grace == SimDuration::ZERO;
-        let node_name = self.node_name(old.node);
-        if reason == PodReason::TaintEviction {
-            rec.metrics.evictions += 1;
-            record!(rec, now, PodEvicted, Pod, &spec.name, &node_name, "reason={}", reason.as_str());
-        }
-        if immediate {
-            self.remove_pod(pod, now, q, rec);
-            return Ok(());
-        }
-        if let Some(deadline) = old.deletion {
-            // Already terminating: a second delete may only shorten the grace period.
-            if now.add(grace) >= deadline {
-                return Ok(());
-            }
-        }
-        let mut state = old;
-        state.deletion = Some(now.add(grace));
-        if state.reason == PodReason::None {
-            state.reason = reason;
-        }
-        let change = self.etcd.update_pod(pod, state).ok_or(ApiError::NotFound)?;
-        if reason != PodReason::TaintEviction {
-            record!(
-                rec,
-                now,
-                PodTerminating,
-                Pod,
-                &spec.name,
-                &node_name,
-                "reason={} grace_s={}",
-                reason.as_str(),
-                grace.micros() / 1_000_000
-            );
-        }
-        self.fanout(change, now, q);
-        Ok(())
-    }
-
-    fn remove_pod(&mut self, pod: PodId, now: SimTime, q: &mut EventQueue<Event>, rec: &mut Recorder) {
-        let Some(change) = self.etcd.delete_pod(pod) else { return };
-        if let Change::Pod { spec, state, .. } = &change {
-            if let Some(n) = state.node {
-                self.unindex_pod_on_node(pod, n);
-            }
-            let node_name = self.node_name(state.node);
-            record!(rec, now, PodDeleted, Pod, &spec.name, &node_name);
-            rec.metrics.pod_deleted(spec, *state, now);
-        }
-        self.fanout(change, now, q);
-    }
-
-    fn create_node(
-        &mut self,
-        node: &Node,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-    ) -> Result<(), ApiError> {
-        validation::node(node).map_err(ApiError::Invalid)?;
-        if self.etcd.nodes.iter().flatten().any(|n| n.obj.name == node.name) {
-            return Err(ApiError::AlreadyExists);
-        }
-        let mut node = node.clone();
-        node.uid = self.uid();
-        node.ready_transition = now;
-        let (id, change) = self.etcd.create_node(node);
-        let n = self.etcd.node(id).cloned();
-        if let Some(n) = n {
-            record!(
-                rec,
-                now,
-                NodeAdded,
-                Node,
-                &n.name,
-                &n.name,
-                "ready={} zone={}",
-                n.ready.as_str(),
-                n.zone().map(|z| &**z).unwrap_or("")
-            );
-            rec.metrics.node_added(&n, now);
-        }
-        self.grow_node_tables(self.etcd.nodes.len());
-        self.fanout(change, now, q);
-        Ok(())
-    }
-
-    fn update_node(
-        &mut self,
-        id: NodeId,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-        rec: &mut Recorder,
-        mutate: impl FnOnce(&mut Node) -> bool,
-    ) -> Result<(), ApiError> {
-        let old = self.etcd.node(id).ok_or(ApiError::NotFound)?.clone();
-        let mut node = (*old).clone();
-        if !mutate(&mut node) {
-            return Ok(());
-        }
-        if node.ready != old.ready {
-            match node.ready {
-                ConditionStatus::True => record!(rec, now, NodeReady, Node, &node.name, &node.name),
-                s => record!(rec, now, NodeNotReady, Node, &node.name, &node.name, "ready={}", s.as_str()),
-            }
-        }
-        for t in node.taints.iter().filter(|t| !old.taints.contains(t)) {
-            record!(rec, now, NodeTainted, Node, &node.name, &node.name, "{}:{}", t.key, t.effect.as_str());
-        }
-        for t in old.taints.iter().filter(|t| !node.taints.contains(t)) {
-            record!(rec, now, NodeUntainted, Node, &node.name, &node.name, "{}:{}", t.key, t.effect.as_str());
-        }
-        let change = self.etcd.update_node(id, node).ok_or(ApiError::NotFound)?;
-        self.fanout(change, now, q);
-        Ok(())
-    }
-
-    /// Grows (never shrinks) the per-node tables to `len` entries.
-    fn grow_node_tables(&mut self, len: usize) {
-        if self.pods_by_node.len() < len {
-            self.pods_by_node.resize(len, Vec::new());
-        }
-        if self.kubelet_watchers.len() < len {
-            self.kubelet_watchers.resize(len, None);
-        }
-        if self.leases.len() < len {
-            self.leases.resize(len, LeaseState::default());
-        }
-    }
-
-    fn node_name(&self, node: Option<NodeId>) -> Str {
-        node.and_then(|n| self.etcd.node(n)).map(|n| n.name.clone()).unwrap_or_else(|| Arc::from(""))
-    }
-
-    fn index_pod_on_node(&mut self, pod: PodId, node: NodeId) {
-        if let Some(list) = self.pods_by_node.get_mut(node.index()) {
-            list.push(pod);
-        }
-    }
-
-    fn unindex_pod_on_node(&mut self, pod: PodId, node: NodeId) {
-        if let Some(list) = self.pods_by_node.get_mut(node.index())
-            && let Some(i) = list.iter().position(|p| *p == pod)
-        {
-            list.swap_remove(i);
-        }
-    }
-
-    /// Queues `change` on every interested watcher and schedules its delivery.
-    fn fanout(&mut self, change: Change, now: SimTime, q: &mut EventQueue<Event>) {
+    /// Records `change` in the watch history and queues it on every interested watcher.
+    fn fanout(&mut self, change: Change, io: &mut Io) {
+        self.etcd.record(&change, io.now);
         match &change {
             Change::Pod { state, .. } => {
                 let kubelet = state.node.and_then(|n| self.kubelet_watchers.get(n.index()).copied().flatten());
-                self.deliver(SCHEDULER_WATCHER, change.clone(), now, q);
+                self.deliver(SCHEDULER_WATCHER, change.clone(), io.now, io.q);
                 if let Some(w) = kubelet {
-                    self.deliver(w, change.clone(), now, q);
+                    self.deliver(w, change.clone(), io.now, io.q);
                 }
-                self.deliver(CONTROLLER_MANAGER_WATCHER, change, now, q);
+                self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
             Change::Node { .. } => {
-                self.deliver(SCHEDULER_WATCHER, change.clone(), now, q);
-                self.deliver(CONTROLLER_MANAGER_WATCHER, change, now, q);
+                self.deliver(SCHEDULER_WATCHER, change.clone(), io.now, io.q);
+                self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
             Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } => {
-                self.deliver(CONTROLLER_MANAGER_WATCHER, change, now, q);
+                self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
+        }
+    }
+
+    /// Whether watcher `w` wants `change` (its kinds and field selector).
+    fn wants(&self, w: WatcherId, change: &Change) -> bool {
+        match self.watchers[w.0 as usize].client {
+            Client::Kubelet(node) => matches!(change, Change::Pod { state, .. } if state.node == Some(node)),
+            Client::Scheduler => matches!(change, Change::Pod { .. } | Change::Node { .. }),
+            _ => true,
         }
     }
 
@@ -707,8 +503,31 @@ impl ApiServer {
         }
         let due = now.add(watcher.latency).max(watcher.last_due);
         watcher.last_due = due;
+        watcher.last_rv = watcher.last_rv.max(change.revision());
         watcher.queue.push_back(change);
         q.push(due, Event::Watch(w));
+    }
+
+    /// Reconnects watcher `w`, resuming from the last revision it received: the changes it missed are replayed
+    /// from the watch history. Returns false (and replays nothing) when that history is gone (compacted or
+    /// evicted from the watch cache): the client must relist, as a reflector does on `410 Gone`.
+    pub fn resume_watch(&mut self, w: WatcherId, now: SimTime, q: &mut EventQueue<Event>) -> bool {
+        let from = self.watchers[w.0 as usize].last_rv;
+        self.watchers[w.0 as usize].connected = true;
+        let missed: Option<Vec<Change>> =
+            self.etcd.changes_since(from).map(|it| it.filter(|c| self.wants(w, c)).cloned().collect());
+        match missed {
+            Some(changes) => {
+                for c in changes {
+                    self.deliver(w, c, now, q);
+                }
+                true
+            }
+            None => {
+                self.stats.relists += 1;
+                false
+            }
+        }
     }
 
     /// Opens the watch of a (re)started kubelet: a LIST of the pods bound to its node, delivered as `Added`
@@ -720,10 +539,11 @@ impl ApiServer {
                 let w = WatcherId(self.watchers.len() as u32);
                 self.watchers.push(Watcher {
                     client: Client::Kubelet(node),
-                    latency: self.timings.watch_latency,
+                    latency: self.timings.watch_latency_kubelet,
                     queue: VecDeque::new(),
                     last_due: SimTime::ZERO,
                     connected: true,
+                    last_rv: 0,
                 });
                 self.grow_node_tables(node.index() + 1);
                 self.kubelet_watchers[node.index()] = Some(w);
@@ -740,56 +560,32 @@ impl ApiServer {
                 self.deliver(w, change, now, q);
             }
         }
+        let rev = self.etcd.revision();
+        self.watchers[w.0 as usize].last_rv = rev;
     }
 
-    /// Closes a kubelet's watch (the kubelet crashed): changes in flight are dropped, nothing more is queued.
+    /// Closes a kubelet's watch (the kubelet crashed or lost the network): changes in flight are dropped,
+    /// nothing more is queued; [`ApiServer::resume_watch`] picks up where it left off.
     pub fn disconnect_kubelet(&mut self, node: NodeId) {
         if let Some(w) = self.kubelet_watchers.get(node.index()).copied().flatten() {
             let watcher = &mut self.watchers[w.0 as usize];
             watcher.connected = false;
+            // Changes not yet delivered are lost with the connection; resume from the last delivered one.
+            if let Some(first) = watcher.queue.front() {
+                watcher.last_rv = first.revision().saturating_sub(1);
+            }
             watcher.queue.clear();
         }
+    }
+
+    /// The watcher of `node`'s kubelet, if it ever connected.
+    pub fn kubelet_watcher(&self, node: NodeId) -> Option<WatcherId> {
+        self.kubelet_watchers.get(node.index()).copied().flatten()
     }
 
     /// True when watcher `w` is connected (a stale [`Event::Watch`] for a disconnected watcher is ignored).
     pub fn watcher_connected(&self, w: WatcherId) -> bool {
         self.watchers.get(w.0 as usize).is_some_and(|w| w.connected)
-    }
-
-    /// The kubelet of `node` starts renewing its Lease now: the first renewal is sent at `first`, then every
-    /// `lease_renew_interval`.
-    ///
-    /// Heartbeats stay cheap: a renewal changes nothing but the Lease's `renewTime`, and the only reader that
-    /// acts on it is the node lifecycle controller, which acts only when renewals *stop*. So renewals are not
-    /// materialised as writes and events; the apiserver keeps the renewal schedule, and when the kubelet stops
-    /// the simulator computes the last renewal the controller saw ([`ApiServer::lease_stop`]) and schedules the
-    /// controller's check at exactly the pass where a per-heartbeat model would have fired.
-    pub fn lease_start(&mut self, node: NodeId, first: SimTime) {
-        self.grow_node_tables(node.index() + 1);
-        if let Some(l) = self.leases.get_mut(node.index()) {
-            *l = LeaseState { origin: Some(first), stopped_at: None };
-        }
-    }
-
-    /// The kubelet stopped renewing at `now`. Returns the commit time of the last renewal, if any was sent.
-    pub fn lease_stop(&mut self, node: NodeId, now: SimTime) -> Option<SimTime> {
-        let interval = self.timings.lease_renew_interval;
-        let latency = self.timings.api_request_latency;
-        let lease = self.leases.get_mut(node.index())?;
-        let origin = lease.origin?;
-        lease.stopped_at = Some(now);
-        // The last renewal sent at or before `now`; it commits after the request latency even if the kubelet
-        // dies in between (the request is already on the wire).
-        now.floor_to_period(origin, interval).map(|sent| sent.add(latency))
-    }
-
-    pub fn lease(&self, node: NodeId) -> Option<&LeaseState> {
-        self.leases.get(node.index())
-    }
-
-    /// Pods bound to `node`, in no particular order (tests and invariants).
-    pub fn pods_on_node(&self, node: NodeId) -> &[PodId] {
-        self.pods_by_node.get(node.index()).map(|v| v.as_slice()).unwrap_or(&[])
     }
 }
 
@@ -803,16 +599,28 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
     // Conflicts and not-found errors are normal races (a bind racing a delete); only invalid objects are
     // reported as rejections.
     let ApiError::Invalid(msg) = err else { return };
-    let (kind, name): (Kind, Str) = match request {
-        Request::CreatePod(p) => (Kind::Pod, p.name.clone().unwrap_or_else(|| p.generate_name.clone())),
-        Request::CreateNode(n) => (Kind::Node, n.name.clone()),
-        Request::CreateReplicaSet(r) => (Kind::ReplicaSet, r.name.clone()),
-        Request::CreateDeployment(d) => (Kind::Deployment, d.name.clone()),
-        Request::CreateJob(j) => (Kind::Job, j.name.clone()),
-        Request::PodStatus { pod, .. } | Request::DeletePod { pod, .. } | Request::BindPod { pod, .. } => {
-            (Kind::Pod, etcd.pods.get(*pod).map(|r| r.spec.name.clone()).unwrap_or_else(|| Arc::from("")))
+    let pod = |id: &PodId| etcd.pods.get(*id).map(|r| r.spec.name.clone());
+    let node = |id: &NodeId| etcd.node(*id).map(|n| n.name.clone());
+    let (kind, name): (Kind, Option<Str>) = match request {
+        Request::CreatePod(p) => (Kind::Pod, Some(p.name.clone().unwrap_or_else(|| p.generate_name.clone()))),
+        Request::BindPod { pod: p, .. }
+        | Request::PodStatus { pod: p, .. }
+        | Request::DeletePod { pod: p, .. }
+        | Request::RemovePod { pod: p } => (Kind::Pod, pod(p)),
+        Request::CreateNode(n) => (Kind::Node, Some(n.name.clone())),
+        Request::NodeReady { node: n, .. } | Request::NodeTaints { node: n, .. } => (Kind::Node, node(n)),
+        Request::CreateReplicaSet(r) => (Kind::ReplicaSet, Some(r.name.clone())),
+        Request::ScaleReplicaSet { id, .. } | Request::ReplicaSetStatus { id, .. } => {
+            (Kind::ReplicaSet, etcd.replicasets.get(*id).map(|v| v.obj.name.clone()))
         }
-        _ => (Kind::Pod, Arc::from("")),
+        Request::CreateDeployment(d) => (Kind::Deployment, Some(d.name.clone())),
+        Request::UpdateDeployment { deployment, .. } => (Kind::Deployment, Some(deployment.name.clone())),
+        Request::DeploymentStatus { id, .. } => {
+            (Kind::Deployment, etcd.deployments.get(*id).map(|v| v.obj.name.clone()))
+        }
+        Request::CreateJob(j) => (Kind::Job, Some(j.name.clone())),
+        Request::UpdateJob { job, .. } => (Kind::Job, Some(job.name.clone())),
     };
+    let name = name.unwrap_or_else(|| Arc::from(""));
     rec.event(now, EventType::Rejected, kind, &name, "", format_args!("{msg}"));
 }

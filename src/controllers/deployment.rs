@@ -3,7 +3,7 @@
 //! faithful control plane, issue 3.)
 
 use super::{CtrlEvent, Informers, WorkQueue, now_event};
-use crate::apiserver::{Client, Request};
+use crate::apiserver::{Client, Ctl, Request};
 use crate::model::workload::ReplicaSetStatus;
 use crate::model::{DeploymentId, LabelSelector, PodTemplate, ReplicaSet, Str, s};
 use crate::sim::Ctx;
@@ -50,19 +50,19 @@ impl DeploymentController {
 
     pub fn sync(&mut self, inf: &Informers, id: DeploymentId, ctx: &mut Ctx) {
         self.queue.done(id);
-        let Some(d) = inf.deployments.get(id) else {
+        let Some(d) = inf.deployment(id) else {
             self.pending_rs.remove(id);
             return;
         };
         let hash = template_hash(&d.template);
         let name: Str = format!("{}-{}", d.name, hash).into();
-        let owned = inf.replicasets.iter().find(|(_, rs)| rs.owner == Some(id) && rs.name == name);
+        let owned = inf.replicasets.iter().find(|(_, (rs, _))| rs.owner == Some(id) && rs.name == name);
         match owned {
-            Some((rs_id, rs)) => {
+            Some((rs_id, (rs, rs_rv))) => {
                 self.pending_rs.remove(id);
                 if rs.replicas != d.replicas {
-                    let req = Request::ScaleReplicaSet { id: rs_id, replicas: d.replicas };
-                    ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+                    let req = Request::ScaleReplicaSet { id: rs_id, replicas: d.replicas, rv: Some(*rs_rv) };
+                    ctx.api.submit(Client::Controller(Ctl::Deployment), req, false, ctx.now, ctx.queue);
                 }
             }
             None => {
@@ -88,7 +88,7 @@ impl DeploymentController {
                 };
                 self.pending_rs.insert(id, name);
                 ctx.api.submit(
-                    Client::ControllerManager,
+                    Client::Controller(Ctl::Deployment),
                     Request::CreateReplicaSet(Box::new(rs)),
                     false,
                     ctx.now,

@@ -6,7 +6,7 @@
 
 use super::replicaset::Expectations;
 use super::{CtrlEvent, Informers, WorkQueue, now_event};
-use crate::apiserver::{Client, NewPod, Request};
+use crate::apiserver::{Client, Ctl, NewPod, Request};
 use crate::etcd::Op;
 use crate::model::workload::{JobCondition, JobFailReason, JobStatus};
 use crate::model::{JobId, OwnerRef, PodId, PodPhase, PodReason, PodState};
@@ -97,7 +97,7 @@ impl JobController {
         if self.timer.get(id).is_some_and(|t| *t <= ctx.now) {
             self.timer.remove(id);
         }
-        let Some(job) = inf.jobs.get(id) else {
+        let Some(&(ref job, job_rv)) = inf.jobs.get(id) else {
             self.expectations.remove(id);
             self.timer.remove(id);
             self.tally.remove(id);
@@ -119,7 +119,7 @@ impl JobController {
         if matches!(status.condition, Some(JobCondition::Failed(_))) {
             for pod in &active {
                 let req = Request::DeletePod { pod: *pod, grace: None, reason: PodReason::Deleted };
-                ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+                ctx.api.submit(Client::Controller(Ctl::Job), req, false, ctx.now, ctx.queue);
             }
         } else if status.condition.is_none() && self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now)) {
             let want = job.parallelism.min(job.completions - succeeded) - active.len() as i32;
@@ -140,13 +140,13 @@ impl JobController {
         if status != job.status {
             let mut updated = (**job).clone();
             updated.status = status;
-            let req = Request::UpdateJob { id, job: Box::new(updated) };
-            ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+            let req = Request::UpdateJob { id, job: Box::new(updated), rv: Some(job_rv) };
+            ctx.api.submit(Client::Controller(Ctl::Job), req, false, ctx.now, ctx.queue);
         }
     }
 
     fn create(&mut self, inf: &Informers, id: JobId, n: i32, ctx: &mut Ctx) {
-        let Some(job) = inf.jobs.get(id) else { return };
+        let Some(job) = inf.job(id) else { return };
         self.expectations.insert(id, Expectations { adds: i64::from(n), dels: 0, set_at: ctx.now });
         let Some(created) = self.created.entry(id).map(|e| e.or_insert(0)) else { return };
         for _ in 0..n {
@@ -161,7 +161,7 @@ impl JobController {
                 rng_key: (u64::from(job.workload_index) << 40) | ordinal,
                 template: job.template.clone(),
             };
-            ctx.api.submit(Client::ControllerManager, Request::CreatePod(new), false, ctx.now, ctx.queue);
+            ctx.api.submit(Client::Controller(Ctl::Job), Request::CreatePod(new), false, ctx.now, ctx.queue);
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod podgc;
 pub mod replicaset;
 pub mod taint_eviction;
 
-use crate::apiserver::Response;
+use crate::apiserver::{Ctl, Response};
 use crate::etcd::{Change, Op};
 use crate::model::{
     Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
@@ -63,10 +63,11 @@ pub struct Informers {
     pub pods_by_rs: SecondaryMap<ReplicaSetId, Vec<PodId>>,
     pub pods_by_job: SecondaryMap<JobId, Vec<PodId>>,
     pub pods_by_node: Vec<Vec<PodId>>,
-    pub nodes: Vec<Option<Arc<Node>>>,
-    pub replicasets: SecondaryMap<ReplicaSetId, Arc<ReplicaSet>>,
-    pub deployments: SecondaryMap<DeploymentId, Arc<Deployment>>,
-    pub jobs: SecondaryMap<JobId, Arc<Job>>,
+    /// Objects with the `resourceVersion` the informer last saw (for optimistic-concurrency preconditions).
+    pub nodes: Vec<Option<(Arc<Node>, u64)>>,
+    pub replicasets: SecondaryMap<ReplicaSetId, (Arc<ReplicaSet>, u64)>,
+    pub deployments: SecondaryMap<DeploymentId, (Arc<Deployment>, u64)>,
+    pub jobs: SecondaryMap<JobId, (Arc<Job>, u64)>,
     /// Terminal pods currently cached (for pod GC).
     pub terminal_pods: u64,
 }
@@ -81,7 +82,23 @@ fn remove_from(list: Option<&mut Vec<PodId>>, id: PodId) {
 
 impl Informers {
     pub fn node(&self, id: NodeId) -> Option<&Arc<Node>> {
-        self.nodes.get(id.index()).and_then(|n| n.as_ref())
+        self.nodes.get(id.index()).and_then(|n| n.as_ref()).map(|(n, _)| n)
+    }
+
+    pub fn node_rv(&self, id: NodeId) -> Option<u64> {
+        self.nodes.get(id.index()).and_then(|n| n.as_ref()).map(|(_, rv)| *rv)
+    }
+
+    pub fn replicaset(&self, id: ReplicaSetId) -> Option<&Arc<ReplicaSet>> {
+        self.replicasets.get(id).map(|(o, _)| o)
+    }
+
+    pub fn deployment(&self, id: DeploymentId) -> Option<&Arc<Deployment>> {
+        self.deployments.get(id).map(|(o, _)| o)
+    }
+
+    pub fn job(&self, id: JobId) -> Option<&Arc<Job>> {
+        self.jobs.get(id).map(|(o, _)| o)
     }
 
     pub fn pods_on_node(&self, id: NodeId) -> &[PodId] {
@@ -167,34 +184,34 @@ impl Informers {
                 }
                 old
             }
-            Change::Node { id, node, op } => {
+            Change::Node { id, node, rv, op } => {
                 if self.nodes.len() <= id.index() {
                     self.nodes.resize(id.index() + 1, None);
                 }
-                self.nodes[id.index()] = if *op == Op::Deleted { None } else { Some(node.clone()) };
+                self.nodes[id.index()] = if *op == Op::Deleted { None } else { Some((node.clone(), *rv)) };
                 None
             }
-            Change::ReplicaSet { id, obj, op } => {
+            Change::ReplicaSet { id, obj, rv, op } => {
                 if *op == Op::Deleted {
                     self.replicasets.remove(*id);
                 } else {
-                    self.replicasets.insert(*id, obj.clone());
+                    self.replicasets.insert(*id, (obj.clone(), *rv));
                 }
                 None
             }
-            Change::Deployment { id, obj, op } => {
+            Change::Deployment { id, obj, rv, op } => {
                 if *op == Op::Deleted {
                     self.deployments.remove(*id);
                 } else {
-                    self.deployments.insert(*id, obj.clone());
+                    self.deployments.insert(*id, (obj.clone(), *rv));
                 }
                 None
             }
-            Change::Job { id, obj, op } => {
+            Change::Job { id, obj, rv, op } => {
                 if *op == Op::Deleted {
                     self.jobs.remove(*id);
                 } else {
-                    self.jobs.insert(*id, obj.clone());
+                    self.jobs.insert(*id, (obj.clone(), *rv));
                 }
                 None
             }
@@ -265,7 +282,7 @@ impl ControllerManager {
                     self.podgc.pod_terminated(inf, ctx);
                 }
             }
-            Change::Node { id, node, op } => {
+            Change::Node { id, node, op, .. } => {
                 self.node_lifecycle.node_changed(inf, *id, node, *op, ctx);
                 self.taint_eviction.node_changed(inf, *id, node, ctx);
             }
@@ -293,14 +310,19 @@ impl ControllerManager {
         }
     }
 
-    pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
-        if let crate::apiserver::Request::CreatePod(new) = &resp.request
-            && let Some(OwnerRef::Job(job)) = new.owner
-        {
-            self.job.create_failed(job, ctx);
-            return;
+    /// A response for one of the controllers' clients.
+    pub fn on_response(&mut self, ctl: Ctl, resp: Response, ctx: &mut Ctx) {
+        match ctl {
+            Ctl::Job => {
+                if let crate::apiserver::Request::CreatePod(new) = &resp.request
+                    && let Some(OwnerRef::Job(job)) = new.owner
+                {
+                    self.job.create_failed(job, ctx);
+                }
+            }
+            Ctl::ReplicaSet => self.replicaset.on_response(&self.informers, resp, ctx),
+            Ctl::Deployment | Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::PodGc => {}
         }
-        self.replicaset.on_response(&self.informers, resp, ctx);
     }
 
     /// The kubelet of `node` stopped heartbeating; see [`node_lifecycle::NodeLifecycleController::lease_stopped`].

@@ -22,7 +22,7 @@
 //! pass that queued the node.
 
 use super::{CtrlEvent, Informers};
-use crate::apiserver::{Client, PodStatusPatch, Request};
+use crate::apiserver::{Client, Ctl, PodStatusPatch, Request};
 use crate::etcd::Op;
 use crate::model::taints::keys;
 use crate::model::{ConditionStatus, Node, NodeId, Str, Taint, TaintEffect, s};
@@ -73,7 +73,7 @@ impl NodeLifecycleController {
             grace: t.node_monitor_grace_period,
             tainter_period: t.node_eviction_period,
             token_interval: SimDuration::from_secs_f64(1.0 / rate),
-            watch_latency: t.watch_latency,
+            watch_latency: t.watch_latency_controller_manager,
             nodes: Vec::new(),
             zones: Vec::new(),
             tick_pending: false,
@@ -126,20 +126,21 @@ impl NodeLifecycleController {
             // The kubelet is renewing again: the pass sees fresh renewals and the probe moves forward. The
             // Ready=True status it posts on restart drives the rest (see `node_changed`).
             if obj.ready == ConditionStatus::True {
-                self.mark_reachable(node, &obj, ctx);
+                self.mark_reachable(inf, node, &obj, ctx);
             }
             return;
         }
         match obj.ready {
             ConditionStatus::True => {
                 // Grace period over: Ready becomes Unknown, and the node's pods not ready.
-                let req = Request::NodeReady { node, status: ConditionStatus::Unknown };
-                ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+                let req = Request::NodeReady { node, status: ConditionStatus::Unknown, rv: inf.node_rv(node) };
+                ctx.api.submit(Client::Controller(Ctl::NodeLifecycle), req, false, ctx.now, ctx.queue);
                 for pod in inf.pods_on_node(node) {
-                    if inf.pods.get(*pod).is_some_and(|c| c.state.ready && !c.state.phase.is_terminal()) {
+                    let Some(c) = inf.pods.get(*pod) else { continue };
+                    if c.state.ready && !c.state.phase.is_terminal() {
                         let patch = PodStatusPatch { ready: Some(false), ..Default::default() };
-                        let req = Request::PodStatus { pod: *pod, patch };
-                        ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+                        let req = Request::PodStatus { pod: *pod, patch, rv: Some(c.state.resource_version) };
+                        ctx.api.submit(Client::Controller(Ctl::NodeLifecycle), req, false, ctx.now, ctx.queue);
                     }
                 }
             }
@@ -148,7 +149,7 @@ impl NodeLifecycleController {
     }
 
     /// A node changed in the informer.
-    pub fn node_changed(&mut self, _inf: &Informers, id: NodeId, node: &Arc<Node>, op: Op, ctx: &mut Ctx) {
+    pub fn node_changed(&mut self, inf: &Informers, id: NodeId, node: &Arc<Node>, op: Op, ctx: &mut Ctx) {
         if op == Op::Deleted {
             self.health(id).token = self.health(id).token.wrapping_add(1);
             return;
@@ -161,27 +162,24 @@ impl NodeLifecycleController {
         if before == Some(node.ready) {
             return;
         }
+        // Event-driven NoSchedule condition taints (TaintNodesByCondition): one write swaps them.
         let unreachable_ns = taint(keys::UNREACHABLE, TaintEffect::NoSchedule);
         let not_ready_ns = taint(keys::NOT_READY, TaintEffect::NoSchedule);
         let has = |t: &Taint| node.taints.iter().any(|x| x.key == t.key && x.effect == t.effect);
-        let submit = |req: Request, ctx: &mut Ctx| {
-            ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+        let want = match node.ready {
+            ConditionStatus::Unknown => Some(&unreachable_ns),
+            ConditionStatus::False => Some(&not_ready_ns),
+            ConditionStatus::True => None,
         };
-        // Event-driven NoSchedule condition taints (TaintNodesByCondition).
-        let (want, other) = match node.ready {
-            ConditionStatus::Unknown => (Some(&unreachable_ns), &not_ready_ns),
-            ConditionStatus::False => (Some(&not_ready_ns), &unreachable_ns),
-            ConditionStatus::True => (None, &unreachable_ns),
-        };
-        if let Some(t) = want
-            && !has(t)
-        {
-            submit(Request::AddNodeTaint { node: id, taint: t.clone() }, ctx);
-        }
-        for t in [other, &not_ready_ns].into_iter().filter(|t| want != Some(*t)) {
-            if has(t) {
-                submit(Request::RemoveNodeTaint { node: id, key: t.key.clone(), effect: t.effect }, ctx);
-            }
+        let add: Vec<Taint> = want.filter(|t| !has(t)).cloned().into_iter().collect();
+        let remove: Vec<(Str, TaintEffect)> = [&unreachable_ns, &not_ready_ns]
+            .into_iter()
+            .filter(|t| want != Some(*t) && has(t))
+            .map(|t| (t.key.clone(), t.effect))
+            .collect();
+        if !add.is_empty() || !remove.is_empty() {
+            let req = Request::NodeTaints { node: id, add, remove, rv: inf.node_rv(id) };
+            ctx.api.submit(Client::Controller(Ctl::NodeLifecycle), req, false, ctx.now, ctx.queue);
         }
         if before.is_some() {
             // The next pass acts on the new observed condition (queue for NoExecute, or mark reachable).
@@ -233,12 +231,13 @@ impl NodeLifecycleController {
                     }
                 };
                 self.zones[z].token_at = ctx.now.add(self.token_interval);
-                let add = Request::AddNodeTaint { node: id, taint: taint(key, TaintEffect::NoExecute) };
-                ctx.api.submit(Client::ControllerManager, add, false, ctx.now, ctx.queue);
-                if node.taints.iter().any(|t| &*t.key == other && t.effect == TaintEffect::NoExecute) {
-                    let rm = Request::RemoveNodeTaint { node: id, key: s(other), effect: TaintEffect::NoExecute };
-                    ctx.api.submit(Client::ControllerManager, rm, false, ctx.now, ctx.queue);
-                }
+                let req = Request::NodeTaints {
+                    node: id,
+                    add: vec![taint(key, TaintEffect::NoExecute)],
+                    remove: vec![(s(other), TaintEffect::NoExecute)],
+                    rv: inf.node_rv(id),
+                };
+                ctx.api.submit(Client::Controller(Ctl::NodeLifecycle), req, false, ctx.now, ctx.queue);
             }
         }
         if self.zones.iter().any(|z| !z.queue.is_empty()) {
@@ -247,16 +246,19 @@ impl NodeLifecycleController {
     }
 
     /// `markNodeAsReachable`: the node is Ready again; drop its NoExecute taints.
-    fn mark_reachable(&mut self, id: NodeId, node: &Node, ctx: &mut Ctx) {
+    fn mark_reachable(&mut self, inf: &Informers, id: NodeId, node: &Node, ctx: &mut Ctx) {
         self.health(id).queued_for_taint = false;
         for z in &mut self.zones {
             z.queue.retain(|n| *n != id);
         }
-        for key in [keys::UNREACHABLE, keys::NOT_READY] {
-            if node.taints.iter().any(|t| &*t.key == key && t.effect == TaintEffect::NoExecute) {
-                let rm = Request::RemoveNodeTaint { node: id, key: s(key), effect: TaintEffect::NoExecute };
-                ctx.api.submit(Client::ControllerManager, rm, false, ctx.now, ctx.queue);
-            }
+        let remove: Vec<(Str, TaintEffect)> = [keys::UNREACHABLE, keys::NOT_READY]
+            .into_iter()
+            .filter(|key| node.taints.iter().any(|t| &*t.key == *key && t.effect == TaintEffect::NoExecute))
+            .map(|key| (s(key), TaintEffect::NoExecute))
+            .collect();
+        if !remove.is_empty() {
+            let req = Request::NodeTaints { node: id, add: vec![], remove, rv: inf.node_rv(id) };
+            ctx.api.submit(Client::Controller(Ctl::NodeLifecycle), req, false, ctx.now, ctx.queue);
         }
     }
 }

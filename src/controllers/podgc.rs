@@ -3,7 +3,7 @@
 //! This is also what keeps a long run's memory bounded when bare pods finish and are never deleted.
 
 use super::{CtrlEvent, Informers};
-use crate::apiserver::{Client, Request};
+use crate::apiserver::{Client, Ctl, Request};
 use crate::model::{PodId, PodReason};
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
@@ -45,7 +45,7 @@ impl PodGcController {
         terminated.sort_unstable();
         for (_, _, pod) in terminated.into_iter().take(excess) {
             let req = Request::DeletePod { pod, grace: Some(SimDuration::ZERO), reason: PodReason::GarbageCollected };
-            ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+            ctx.api.submit(Client::Controller(Ctl::PodGc), req, false, ctx.now, ctx.queue);
         }
     }
 }

@@ -8,7 +8,7 @@
 //! - scale-down deletes the least valuable pods first (unscheduled, pending, not ready, restarted more, newer).
 
 use super::{CtrlEvent, Informers, WorkQueue, now_event};
-use crate::apiserver::{Client, NewPod, Request, Response};
+use crate::apiserver::{Client, Ctl, NewPod, Request, Response};
 use crate::etcd::Op;
 use crate::model::{OwnerRef, PodId, PodPhase, PodReason, PodState, ReplicaSetId};
 use crate::sim::Ctx;
@@ -74,7 +74,7 @@ impl ReplicaSetController {
 
     pub fn sync(&mut self, inf: &Informers, id: ReplicaSetId, ctx: &mut Ctx) {
         self.queue.done(id);
-        let Some(rs) = inf.replicasets.get(id) else {
+        let Some(rs) = inf.replicaset(id) else {
             self.expectations.remove(id);
             self.creating.remove(id);
             return;
@@ -115,13 +115,13 @@ impl ReplicaSetController {
             self.expectations.insert(id, Expectations { adds: 0, dels: n, set_at: ctx.now });
             for pod in ranked.into_iter().take(n as usize) {
                 let req = Request::DeletePod { pod, grace: None, reason: PodReason::Deleted };
-                ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+                ctx.api.submit(Client::Controller(Ctl::ReplicaSet), req, false, ctx.now, ctx.queue);
             }
         }
     }
 
     fn next_batch(&mut self, inf: &Informers, id: ReplicaSetId, ctx: &mut Ctx) {
-        let Some(rs) = inf.replicasets.get(id) else { return };
+        let Some(rs) = inf.replicaset(id) else { return };
         let Some(ss) = self.creating.get_mut(id) else { return };
         let n = ss.batch.min(ss.remaining);
         ss.remaining -= n;
@@ -140,7 +140,7 @@ impl ReplicaSetController {
                 rng_key: (u64::from(rs.workload_index) << 40) | ordinal,
                 template: rs.template.clone(),
             };
-            ctx.api.submit(Client::ControllerManager, Request::CreatePod(new), true, ctx.now, ctx.queue);
+            ctx.api.submit(Client::Controller(Ctl::ReplicaSet), Request::CreatePod(new), true, ctx.now, ctx.queue);
         }
     }
 

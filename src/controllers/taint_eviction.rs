@@ -7,7 +7,7 @@
 //! evictions are cancelled. A later update never pushes an already scheduled eviction later.
 
 use super::{CtrlEvent, Informers};
-use crate::apiserver::{Client, Request};
+use crate::apiserver::{Client, Ctl, Request};
 use crate::etcd::Op;
 use crate::model::{Node, NodeId, PodId, PodReason, PodSpec, PodState, Taint, TaintEffect};
 use crate::sim::{Ctx, Event};
@@ -132,6 +132,6 @@ impl TaintEvictionController {
             return;
         }
         let req = Request::DeletePod { pod, grace: None, reason: PodReason::TaintEviction };
-        ctx.api.submit(Client::ControllerManager, req, false, ctx.now, ctx.queue);
+        ctx.api.submit(Client::Controller(Ctl::TaintEviction), req, false, ctx.now, ctx.queue);
     }
 }

@@ -174,77 +174,57 @@ impl<'a> Compiler<'a> {
     // ----- sections -----
 
     fn timings(&mut self, section: Option<&Sp<BTreeMap<String, Sp<schema::TimingValue>>>>) -> Timings {
+        use crate::timings::Field;
         let mut t = Timings::default();
         let Some(section) = section else { return t };
         for (key, value) in section.get_ref() {
             let span = value.span();
-            let text = match value.get_ref() {
-                schema::TimingValue::Text(s) => Some(s.clone()),
-                _ => None,
+            let Some(field) = t.field(key) else {
+                let key_at = self.src[..span.start].rfind(key.as_str()).unwrap_or(span.start);
+                self.err::<()>(
+                    key_at..key_at + key.len(),
+                    format!("unknown timing `{key}`, expected one of {}", Timings::KEYS.join(", ")),
+                );
+                continue;
             };
             let number = match value.get_ref() {
                 schema::TimingValue::Integer(i) => Some(*i as f64),
                 schema::TimingValue::Float(f) => Some(*f),
                 schema::TimingValue::Text(_) => None,
             };
-            let dur = |c: &mut Compiler, field: &mut SimDuration| match &text {
-                Some(txt) => {
-                    if let Some(d) = c.duration(&Sp::new(span.clone(), txt.clone())) {
-                        *field = d;
+            match field {
+                Field::Duration(slot) => match value.get_ref() {
+                    schema::TimingValue::Text(text) => {
+                        if let Some(d) = self.duration(&Sp::new(span.clone(), text.clone())) {
+                            *slot = d;
+                        }
                     }
-                }
-                None => {
-                    c.err::<()>(span.clone(), format!("timings.{key} is a duration: write it as a string like \"5s\""));
-                }
-            };
-            match key.as_str() {
-                "api_request_latency" => dur(self, &mut t.api_request_latency),
-                "watch_latency" => dur(self, &mut t.watch_latency),
-                "scheduler_cycle" => dur(self, &mut t.scheduler_cycle),
-                "pod_initial_backoff" => dur(self, &mut t.pod_initial_backoff),
-                "pod_max_backoff" => dur(self, &mut t.pod_max_backoff),
-                "pod_max_in_unschedulable_pods" => dur(self, &mut t.pod_max_in_unschedulable_pods),
-                "unschedulable_flush_period" => dur(self, &mut t.unschedulable_flush_period),
-                "node_monitor_period" => dur(self, &mut t.node_monitor_period),
-                "node_monitor_grace_period" => dur(self, &mut t.node_monitor_grace_period),
-                "node_eviction_period" => dur(self, &mut t.node_eviction_period),
-                "pod_gc_period" => dur(self, &mut t.pod_gc_period),
-                "lease_renew_interval" => dur(self, &mut t.lease_renew_interval),
-                "image_pull_latency" => dur(self, &mut t.image_pull_latency),
-                "container_start_latency" => dur(self, &mut t.container_start_latency),
-                "container_stop_latency" => dur(self, &mut t.container_stop_latency),
-                "node_eviction_rate_per_s" => match number {
-                    Some(n) if n > 0.0 && n.is_finite() => t.node_eviction_rate_per_s = n,
                     _ => {
-                        self.err::<()>(span, "timings.node_eviction_rate_per_s must be a positive number");
+                        self.err::<()>(span, format!("timings.{key} is a duration: write it as a string like \"5s\""));
                     }
                 },
-                "default_toleration_seconds"
-                | "terminated_pod_gc_threshold"
-                | "image_pull_bandwidth_bytes_per_s"
-                | "default_image_size_bytes" => match number {
-                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 1e15 => match key.as_str() {
-                        "default_toleration_seconds" => t.default_toleration_seconds = n as i64,
-                        "terminated_pod_gc_threshold" => t.terminated_pod_gc_threshold = n as u64,
-                        "image_pull_bandwidth_bytes_per_s" if n > 0.0 => t.image_pull_bandwidth_bytes_per_s = n as u64,
-                        "default_image_size_bytes" => t.default_image_size_bytes = n as u64,
-                        _ => {
-                            self.err::<()>(span, format!("timings.{key} must be positive"));
-                        }
-                    },
+                Field::Rate(slot) => match number {
+                    Some(n) if n > 0.0 && n.is_finite() => *slot = n,
+                    _ => {
+                        self.err::<()>(span, format!("timings.{key} must be a positive number"));
+                    }
+                },
+                Field::Count(slot) => match number {
+                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 1e15 => *slot = n as u64,
                     _ => {
                         self.err::<()>(span, format!("timings.{key} must be a whole non-negative number"));
                     }
                 },
-                _ => {
-                    let start = span.start;
-                    let key_at = self.src[..start].rfind(key.as_str()).unwrap_or(start);
-                    self.err::<()>(
-                        key_at..key_at + key.len(),
-                        format!("unknown timing `{key}`, expected one of {}", limits::TIMING_KEYS.join(", ")),
-                    );
-                }
+                Field::Seconds(slot) => match number {
+                    Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 1e12 => *slot = n as i64,
+                    _ => {
+                        self.err::<()>(span, format!("timings.{key} must be a whole non-negative number of seconds"));
+                    }
+                },
             }
+        }
+        if t.image_pull_bandwidth_bytes_per_s == 0 {
+            self.err::<()>(section.span(), "timings.image_pull_bandwidth_bytes_per_s must be positive");
         }
         t
     }
@@ -975,6 +955,7 @@ impl<'a> Compiler<'a> {
             images,
             workloads: Arc::new(workloads),
             faults,
+            priority_classes: Vec::new(),
         })
     }
 }

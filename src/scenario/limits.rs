@@ -20,27 +20,3 @@ pub const MAX_ARRIVAL_RATE_PER_S: f64 = 1_000_000.0;
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(366 * 24 * 3600);
 /// Largest scenario file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// The keys `[timings]` accepts (see [`crate::timings::Timings`]).
-pub const TIMING_KEYS: &[&str] = &[
-    "api_request_latency",
-    "watch_latency",
-    "scheduler_cycle",
-    "pod_initial_backoff",
-    "pod_max_backoff",
-    "pod_max_in_unschedulable_pods",
-    "unschedulable_flush_period",
-    "node_monitor_period",
-    "node_monitor_grace_period",
-    "node_eviction_period",
-    "node_eviction_rate_per_s",
-    "default_toleration_seconds",
-    "pod_gc_period",
-    "terminated_pod_gc_threshold",
-    "lease_renew_interval",
-    "image_pull_latency",
-    "image_pull_bandwidth_bytes_per_s",
-    "default_image_size_bytes",
-    "container_start_latency",
-    "container_stop_latency",
-];

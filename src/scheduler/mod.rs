@@ -233,7 +233,7 @@ impl Scheduler {
                     }
                 }
             }
-            Change::Node { id, node, op } => {
+            Change::Node { id, node, op, .. } => {
                 if *op == Op::Deleted {
                     self.cache.remove_node(*id);
                 } else {

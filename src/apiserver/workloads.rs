@@ -1,0 +1,177 @@
+//! Workload handlers: ReplicaSets, Deployments and Jobs.
+
+use super::{ApiError, ApiServer, Io, validation};
+use crate::model::workload::{DeploymentStatus, JobCondition, ReplicaSetStatus};
+use crate::model::{Deployment, DeploymentId, Job, JobId, ReplicaSet, ReplicaSetId};
+use crate::record;
+
+fn check_rv(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
+    match expected {
+        Some(rv) if rv != current => Err(ApiError::Conflict("the object has been modified".into())),
+        _ => Ok(()),
+    }
+}
+
+impl ApiServer {
+    pub(super) fn create_replicaset(&mut self, rs: &ReplicaSet, io: &mut Io) -> Result<(), ApiError> {
+        validation::replicaset(rs).map_err(ApiError::Invalid)?;
+        if self.etcd.replicasets.values().any(|r| r.obj.name == rs.name && r.obj.namespace == rs.namespace) {
+            return Err(ApiError::AlreadyExists);
+        }
+        let mut rs = rs.clone();
+        rs.uid = self.uid();
+        rs.created = io.now;
+        record!(io.rec, io.now, ReplicaSetCreated, ReplicaSet, &rs.name, "", "replicas={}", rs.replicas);
+        let (_, change) = self.etcd.create_replicaset(rs);
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn scale_replicaset(
+        &mut self,
+        id: ReplicaSetId,
+        replicas: i32,
+        rv: Option<u64>,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let cur = self.etcd.replicasets.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        if replicas < 0 {
+            return Err(ApiError::Invalid(format!("spec.replicas: must be >= 0, got {replicas}")));
+        }
+        let mut rs = (*cur.obj).clone();
+        if rs.replicas == replicas {
+            return Ok(());
+        }
+        record!(io.rec, io.now, ReplicaSetScaled, ReplicaSet, &rs.name, "", "replicas={}->{}", rs.replicas, replicas);
+        rs.replicas = replicas;
+        let change = self.etcd.update_replicaset(id, rs).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn replicaset_status(
+        &mut self,
+        id: ReplicaSetId,
+        status: ReplicaSetStatus,
+        rv: Option<u64>,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let cur = self.etcd.replicasets.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        if cur.obj.status == status {
+            return Ok(());
+        }
+        let mut rs = (*cur.obj).clone();
+        rs.status = status;
+        let change = self.etcd.update_replicaset(id, rs).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn create_deployment(&mut self, d: &Deployment, io: &mut Io) -> Result<(), ApiError> {
+        validation::deployment(d).map_err(ApiError::Invalid)?;
+        if self.etcd.deployments.values().any(|x| x.obj.name == d.name && x.obj.namespace == d.namespace) {
+            return Err(ApiError::AlreadyExists);
+        }
+        let mut d = d.clone();
+        d.uid = self.uid();
+        d.created = io.now;
+        record!(io.rec, io.now, DeploymentCreated, Deployment, &d.name, "", "replicas={}", d.replicas);
+        let (_, change) = self.etcd.create_deployment(d);
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    /// A user's update of a Deployment's spec (a new template or replica count).
+    pub(super) fn update_deployment(
+        &mut self,
+        id: DeploymentId,
+        d: &Deployment,
+        rv: Option<u64>,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let cur = self.etcd.deployments.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        validation::deployment(d).map_err(ApiError::Invalid)?;
+        let mut d = d.clone();
+        d.uid = cur.obj.uid;
+        d.created = cur.obj.created;
+        d.status = cur.obj.status;
+        let change = self.etcd.update_deployment(id, d).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn deployment_status(
+        &mut self,
+        id: DeploymentId,
+        status: DeploymentStatus,
+        rv: Option<u64>,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let cur = self.etcd.deployments.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        if cur.obj.status == status {
+            return Ok(());
+        }
+        let mut d = (*cur.obj).clone();
+        d.status = status;
+        let change = self.etcd.update_deployment(id, d).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn create_job(&mut self, job: &Job, io: &mut Io) -> Result<(), ApiError> {
+        validation::job(job).map_err(ApiError::Invalid)?;
+        if self.etcd.jobs.values().any(|x| x.obj.name == job.name && x.obj.namespace == job.namespace) {
+            return Err(ApiError::AlreadyExists);
+        }
+        let mut job = job.clone();
+        job.uid = self.uid();
+        job.created = io.now;
+        let (completions, parallelism) = (job.completions, job.parallelism);
+        record!(io.rec, io.now, JobCreated, Job, &job.name, "", "completions={completions} parallelism={parallelism}");
+        let (_, change) = self.etcd.create_job(job);
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn update_job(&mut self, id: JobId, job: &Job, rv: Option<u64>, io: &mut Io) -> Result<(), ApiError> {
+        let cur = self.etcd.jobs.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        let was = cur.obj.status.condition;
+        if job.status.condition != was {
+            let s = &job.status;
+            match s.condition {
+                Some(JobCondition::Complete) => record!(
+                    io.rec,
+                    io.now,
+                    JobComplete,
+                    Job,
+                    &job.name,
+                    "",
+                    "succeeded={} failed={}",
+                    s.succeeded,
+                    s.failed
+                ),
+                Some(JobCondition::Failed(reason)) => record!(
+                    io.rec,
+                    io.now,
+                    JobFailed,
+                    Job,
+                    &job.name,
+                    "",
+                    "reason={} succeeded={} failed={}",
+                    reason.as_str(),
+                    s.succeeded,
+                    s.failed
+                ),
+                None => {}
+            }
+        }
+        let change = self.etcd.update_job(id, job.clone()).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+}
