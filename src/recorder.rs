@@ -34,6 +34,7 @@ pub enum EventType {
     NodeRecovered,
     // Workloads.
     DeploymentCreated,
+    RolloutComplete,
     ReplicaSetCreated,
     ReplicaSetScaled,
     JobCreated,
@@ -64,6 +65,7 @@ impl EventType {
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
             EventType::DeploymentCreated => "DeploymentCreated",
+            EventType::RolloutComplete => "RolloutComplete",
             EventType::ReplicaSetCreated => "ReplicaSetCreated",
             EventType::ReplicaSetScaled => "ReplicaSetScaled",
             EventType::JobCreated => "JobCreated",

@@ -58,12 +58,31 @@ pub struct ArrivalSpec {
     pub template: Arc<PodTemplate>,
 }
 
+/// A user action on a Deployment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    /// `kubectl set image`: a new template, hence a rolling update.
+    SetImage { container: Option<Str>, image: Str },
+    /// `kubectl scale`.
+    Scale { replicas: i32 },
+}
+
+/// A scheduled user action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionSpec {
+    pub at: SimTime,
+    pub namespace: Str,
+    pub deployment: Str,
+    pub kind: ActionKind,
+}
+
 /// The workloads of a scenario. Indices: deployments first, then jobs, then arrivals (`workload_index`).
 #[derive(Clone, Debug, Default)]
 pub struct Workloads {
     pub deployments: Vec<DeploymentSpec>,
     pub jobs: Vec<JobSpec>,
     pub arrivals: Vec<ArrivalSpec>,
+    pub actions: Vec<ActionSpec>,
 }
 
 /// Driver events.
@@ -72,6 +91,7 @@ pub enum DriverEvent {
     CreateDeployment(u32),
     CreateJob(u32),
     Arrival(u32),
+    Action(u32),
 }
 
 pub struct Driver {
@@ -95,6 +115,9 @@ impl Driver {
         }
         for (i, j) in self.workloads.jobs.iter().enumerate() {
             ctx.queue.push(j.at, Event::Driver(DriverEvent::CreateJob(i as u32)));
+        }
+        for (i, a) in self.workloads.actions.iter().enumerate() {
+            ctx.queue.push(a.at, Event::Driver(DriverEvent::Action(i as u32)));
         }
         for i in 0..self.workloads.arrivals.len() {
             let start = self.workloads.arrivals[i].start;
@@ -126,6 +149,7 @@ impl Driver {
             DriverEvent::CreateDeployment(i) => i,
             DriverEvent::CreateJob(i) => w.deployments.len() as u32 + i,
             DriverEvent::Arrival(i) => (w.deployments.len() + w.jobs.len()) as u32 + i,
+            DriverEvent::Action(_) => u32::MAX,
         }
     }
 
@@ -138,6 +162,7 @@ impl Driver {
                     name: d.name.clone(),
                     namespace: d.namespace.clone(),
                     uid: 0,
+                    generation: 1,
                     workload_index,
                     replicas: d.replicas,
                     selector: d.selector.clone(),
@@ -164,6 +189,15 @@ impl Driver {
                     status: JobStatus::default(),
                 };
                 ctx.api.submit(Client::User, Request::CreateJob(Box::new(obj)), false, ctx.now, ctx.queue);
+            }
+            DriverEvent::Action(i) => {
+                let a = &self.workloads.actions[i as usize];
+                let req = Request::PatchDeployment {
+                    namespace: a.namespace.clone(),
+                    name: a.deployment.clone(),
+                    action: a.kind.clone(),
+                };
+                ctx.api.submit(Client::User, req, false, ctx.now, ctx.queue);
             }
             DriverEvent::Arrival(i) => {
                 let i = i as usize;

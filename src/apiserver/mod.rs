@@ -140,6 +140,12 @@ pub enum Request {
         deployment: Box<Deployment>,
         rv: Option<u64>,
     },
+    /// A user's patch of a Deployment by name (`kubectl set image`, `kubectl scale`).
+    PatchDeployment {
+        namespace: Str,
+        name: Str,
+        action: crate::workload::ActionKind,
+    },
     DeploymentStatus {
         id: DeploymentId,
         status: DeploymentStatus,
@@ -166,6 +172,18 @@ impl Request {
             | Request::DeploymentStatus { rv, .. }
             | Request::UpdateJob { rv, .. } => Some(rv),
             _ => None,
+        }
+    }
+
+    /// How many times the client re-reads and retries this request after a conflict before reporting it, as
+    /// upstream: taint patches and node status updates loop on conflicts (`RetryOnConflict`, 5 node-health
+    /// retries), a ReplicaSet's status update retries once (`statusUpdateRetries`), and other updates report the
+    /// conflict at once (the controller's sync fails and its key is requeued with back-off).
+    fn conflict_retries(&self) -> u32 {
+        match self {
+            Request::NodeTaints { .. } | Request::NodeReady { .. } => 5,
+            Request::ReplicaSetStatus { .. } => 1,
+            _ => 0,
         }
     }
 
@@ -211,12 +229,15 @@ pub struct Response {
     pub client: Client,
     pub request: Request,
     pub result: Result<(), ApiError>,
+    /// The client's tag from [`ApiServer::submit_tagged`] (which object's sync sent it).
+    pub tag: Option<u64>,
 }
 
 struct InFlight {
     client: Client,
     request: Request,
     notify: bool,
+    tag: Option<u64>,
     /// Retries so far (timeouts and conflicts).
     attempt: u32,
     /// When the current attempt reached the apiserver.
@@ -327,10 +348,35 @@ impl ApiServer {
     /// request latency and commits after etcd's write latency. With `notify`, the client receives a
     /// [`Response`] even on success.
     pub fn submit(&mut self, client: Client, request: Request, notify: bool, now: SimTime, q: &mut EventQueue<Event>) {
+        self.send(client, request, notify, None, now, q);
+    }
+
+    /// Sends a request whose [`Response`] (success or failure) comes back with `tag`: controllers use it to know
+    /// which object's sync the answer belongs to.
+    pub fn submit_tagged(
+        &mut self,
+        client: Client,
+        request: Request,
+        tag: u64,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        self.send(client, request, true, Some(tag), now, q);
+    }
+
+    fn send(
+        &mut self,
+        client: Client,
+        request: Request,
+        notify: bool,
+        tag: Option<u64>,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
         let send = self.limiters.reserve(client, now);
         self.stats.throttled_us += send.micros() - now.micros();
         let arrival = send.add(self.timings.api_request_latency);
-        let id = self.in_flight.insert(InFlight { client, request, notify, attempt: 0, arrival });
+        let id = self.in_flight.insert(InFlight { client, request, notify, tag, attempt: 0, arrival });
         q.push(arrival.add(self.etcd_latency()), Event::ApiCommit(id));
     }
 
@@ -394,7 +440,10 @@ impl ApiServer {
         let Some(f) = self.in_flight.get_mut(id) else { return };
         let back_to_client = now.add(self.timings.api_request_latency);
         match result {
-            Err(ApiError::Conflict(_)) if f.request.precondition().is_some_and(|p| p.is_some()) => {
+            Err(ApiError::Conflict(_))
+                if f.request.precondition().is_some_and(|p| p.is_some())
+                    && f.attempt < f.request.conflict_retries() =>
+            {
                 // Re-read the object (a GET round trip after the response) and retry the update.
                 self.stats.conflicts += 1;
                 let at = back_to_client.add(self.timings.api_request_latency.saturating_mul(2));
@@ -405,13 +454,18 @@ impl ApiServer {
                 q.push(back_to_client.add(delay), Event::ApiRetry(id));
             }
             result => {
-                let Some(f) = self.in_flight.remove(id) else { return };
+                let Some(mut f) = self.in_flight.remove(id) else { return };
                 self.stats.requests += 1;
+                if matches!(result, Err(ApiError::Conflict(_))) && f.request.precondition().is_some_and(|p| p.is_some())
+                {
+                    self.stats.conflicts += 1;
+                }
                 if let Err(err) = &result {
                     rejected(rec, now, &f.request, &self.etcd, err);
                 }
                 if f.notify || result.is_err() {
-                    let rid = self.responses.insert(Response { client: f.client, request: f.request, result });
+                    let rid =
+                        self.responses.insert(Response { client: f.client, request: f.request, result, tag: f.tag });
                     q.push(back_to_client, Event::ApiResponse(rid));
                 }
             }
@@ -453,6 +507,7 @@ impl ApiServer {
             Request::ReplicaSetStatus { id, status, rv } => self.replicaset_status(*id, *status, *rv, io),
             Request::CreateDeployment(d) => self.create_deployment(d, io),
             Request::UpdateDeployment { id, deployment, rv } => self.update_deployment(*id, deployment, *rv, io),
+            Request::PatchDeployment { namespace, name, action } => self.patch_deployment(namespace, name, action, io),
             Request::DeploymentStatus { id, status, rv } => self.deployment_status(*id, *status, *rv, io),
             Request::CreateJob(job) => self.create_job(job, io),
             Request::UpdateJob { id, job, rv } => self.update_job(*id, job, *rv, io),
@@ -615,6 +670,7 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         }
         Request::CreateDeployment(d) => (Kind::Deployment, Some(d.name.clone())),
         Request::UpdateDeployment { deployment, .. } => (Kind::Deployment, Some(deployment.name.clone())),
+        Request::PatchDeployment { name, .. } => (Kind::Deployment, Some(name.clone())),
         Request::DeploymentStatus { id, .. } => {
             (Kind::Deployment, etcd.deployments.get(*id).map(|v| v.obj.name.clone()))
         }

@@ -4,6 +4,8 @@ use super::{ApiError, ApiServer, Io, validation};
 use crate::model::workload::{DeploymentStatus, JobCondition, ReplicaSetStatus};
 use crate::model::{Deployment, DeploymentId, Job, JobId, ReplicaSet, ReplicaSetId};
 use crate::record;
+use crate::workload::ActionKind;
+use std::sync::Arc;
 
 fn check_rv(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
     match expected {
@@ -98,9 +100,52 @@ impl ApiServer {
         d.uid = cur.obj.uid;
         d.created = cur.obj.created;
         d.status = cur.obj.status;
+        let spec_changed = d.replicas != cur.obj.replicas
+            || d.strategy != cur.obj.strategy
+            || !Arc::ptr_eq(&d.template, &cur.obj.template);
+        if !spec_changed {
+            return Ok(());
+        }
+        d.generation = cur.obj.generation + 1;
         let change = self.etcd.update_deployment(id, d).ok_or(ApiError::NotFound)?;
         self.fanout(change, io);
         Ok(())
+    }
+
+    /// A user's patch by name: a new image (a new template, so a rollout) or a new replica count.
+    pub(super) fn patch_deployment(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        action: &ActionKind,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let (id, cur) = self
+            .etcd
+            .deployments
+            .iter()
+            .find(|(_, v)| &*v.obj.name == name && &*v.obj.namespace == namespace)
+            .map(|(id, v)| (id, v.obj.clone()))
+            .ok_or(ApiError::NotFound)?;
+        let mut d = (*cur).clone();
+        match action {
+            ActionKind::Scale { replicas } => d.replicas = *replicas,
+            ActionKind::SetImage { container, image } => {
+                let mut t = (*d.template).clone();
+                let mut found = false;
+                for c in t.containers.iter_mut() {
+                    if container.as_ref().is_none_or(|n| *n == c.name) {
+                        c.image = image.clone();
+                        found = true;
+                    }
+                }
+                if !found {
+                    return Err(ApiError::Invalid(format!("no container named {container:?} in deployment {name}")));
+                }
+                d.template = Arc::new(t);
+            }
+        }
+        self.update_deployment(id, &d, None, io)
     }
 
     pub(super) fn deployment_status(
@@ -116,6 +161,19 @@ impl ApiServer {
             return Ok(());
         }
         let mut d = (*cur.obj).clone();
+        if status.complete && (!d.status.complete || d.status.observed_generation != status.observed_generation) {
+            record!(
+                io.rec,
+                io.now,
+                RolloutComplete,
+                Deployment,
+                &d.name,
+                "",
+                "generation={} replicas={}",
+                status.observed_generation,
+                status.available_replicas
+            );
+        }
         d.status = status;
         let change = self.etcd.update_deployment(id, d).ok_or(ApiError::NotFound)?;
         self.fanout(change, io);

@@ -5,8 +5,8 @@
 //! `podReplacementPolicy` does.
 
 use super::replicaset::Expectations;
-use super::{CtrlEvent, Informers, WorkQueue, now_event};
-use crate::apiserver::{Client, Ctl, NewPod, Request};
+use super::{CtrlEvent, Informers, WorkQueue, key_of, now_event, tag_of, write_succeeded};
+use crate::apiserver::{Client, Ctl, NewPod, Request, Response};
 use crate::etcd::Op;
 use crate::model::workload::{JobCondition, JobFailReason, JobStatus};
 use crate::model::{JobId, OwnerRef, PodId, PodPhase, PodReason, PodState};
@@ -51,6 +51,14 @@ pub fn failure_backoff(failures: u32) -> SimDuration {
 }
 
 impl JobController {
+    /// The pod-failure back-off of `id` ran out: sync again (`AddAfter` upstream).
+    pub fn backoff_done(&mut self, id: JobId, ctx: &mut Ctx) {
+        if self.timer.get(id).is_some_and(|t| *t <= ctx.now) {
+            self.timer.remove(id);
+            self.enqueue(id, ctx);
+        }
+    }
+
     pub fn enqueue(&mut self, id: JobId, ctx: &mut Ctx) {
         if self.queue.add(id) {
             now_event(ctx, CtrlEvent::SyncJob(id));
@@ -84,23 +92,36 @@ impl JobController {
         self.enqueue(job, ctx);
     }
 
-    /// A pod creation failed: it will never be observed.
-    pub fn create_failed(&mut self, job: JobId, ctx: &mut Ctx) {
-        if let Some(e) = self.expectations.get_mut(job) {
+    /// Sends a write of `id`'s sync; its answer comes back to [`Self::on_response`].
+    fn send(&mut self, id: JobId, req: Request, ctx: &mut Ctx) {
+        self.queue.sent(id);
+        ctx.api.submit_tagged(Client::Controller(Ctl::Job), req, tag_of(id), ctx.now, ctx.queue);
+    }
+
+    /// The answer to one of a sync's writes. A failed creation will never be observed: un-expect it.
+    pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
+        let Some(id) = key_of::<JobId>(resp.tag) else { return };
+        let ok = write_succeeded(&resp);
+        if let (Request::CreatePod(_), false) = (&resp.request, ok)
+            && let Some(e) = self.expectations.get_mut(id)
+        {
             e.adds -= 1;
         }
-        self.enqueue(job, ctx);
+        if let Some(delay) = self.queue.answered(id, ok) {
+            ctx.queue.push(ctx.now.add(delay), Event::Controller(CtrlEvent::SyncJob(id)));
+        }
     }
 
     pub fn sync(&mut self, inf: &Informers, id: JobId, ctx: &mut Ctx) {
-        self.queue.done(id);
-        if self.timer.get(id).is_some_and(|t| *t <= ctx.now) {
-            self.timer.remove(id);
+        if !self.queue.start(id) {
+            return;
         }
+
         let Some(&(ref job, job_rv)) = inf.jobs.get(id) else {
             self.expectations.remove(id);
             self.timer.remove(id);
             self.tally.remove(id);
+            self.queue.remove(id);
             return;
         };
         let pods: &[PodId] = inf.pods_by_job.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
@@ -118,8 +139,7 @@ impl JobController {
         }
         if matches!(status.condition, Some(JobCondition::Failed(_))) {
             for pod in &active {
-                let req = Request::DeletePod { pod: *pod, grace: None, reason: PodReason::Deleted };
-                ctx.api.submit(Client::Controller(Ctl::Job), req, false, ctx.now, ctx.queue);
+                self.send(id, Request::DeletePod { pod: *pod, grace: None, reason: PodReason::Deleted }, ctx);
             }
         } else if status.condition.is_none() && self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now)) {
             let want = job.parallelism.min(job.completions - succeeded) - active.len() as i32;
@@ -130,7 +150,7 @@ impl JobController {
                 if consecutive > 0 && ready_at > ctx.now {
                     if self.timer.get(id).is_none_or(|t| *t != ready_at) {
                         self.timer.insert(id, ready_at);
-                        ctx.queue.push(ready_at, Event::Controller(CtrlEvent::SyncJob(id)));
+                        ctx.queue.push(ready_at, Event::Controller(CtrlEvent::JobBackoff(id)));
                     }
                 } else {
                     self.create(inf, id, want, ctx);
@@ -140,16 +160,15 @@ impl JobController {
         if status != job.status {
             let mut updated = (**job).clone();
             updated.status = status;
-            let req = Request::UpdateJob { id, job: Box::new(updated), rv: Some(job_rv) };
-            ctx.api.submit(Client::Controller(Ctl::Job), req, false, ctx.now, ctx.queue);
+            self.send(id, Request::UpdateJob { id, job: Box::new(updated), rv: Some(job_rv) }, ctx);
         }
     }
 
     fn create(&mut self, inf: &Informers, id: JobId, n: i32, ctx: &mut Ctx) {
         let Some(job) = inf.job(id) else { return };
         self.expectations.insert(id, Expectations { adds: i64::from(n), dels: 0, set_at: ctx.now });
-        let Some(created) = self.created.entry(id).map(|e| e.or_insert(0)) else { return };
         for _ in 0..n {
+            let Some(created) = self.created.entry(id).map(|e| e.or_insert(0)) else { return };
             let ordinal = *created;
             *created += 1;
             let new = NewPod {
@@ -161,7 +180,7 @@ impl JobController {
                 rng_key: (u64::from(job.workload_index) << 40) | ordinal,
                 template: job.template.clone(),
             };
-            ctx.api.submit(Client::Controller(Ctl::Job), Request::CreatePod(new), false, ctx.now, ctx.queue);
+            self.send(id, Request::CreatePod(new), ctx);
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::model::{
     Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
 };
 use crate::sim::{Ctx, Event};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use slotmap::SecondaryMap;
 use std::sync::Arc;
 
@@ -31,6 +31,8 @@ pub enum CtrlEvent {
     SyncReplicaSet(ReplicaSetId),
     SyncDeployment(DeploymentId),
     SyncJob(JobId),
+    /// A Job's pod-failure back-off ran out.
+    JobBackoff(JobId),
     /// Node lifecycle: a monitor pass evaluates `node` (scheduled only where a pass can change something).
     NodeHealth {
         node: NodeId,
@@ -219,27 +221,119 @@ impl Informers {
     }
 }
 
-/// A work queue of keys: a key is processed once per burst of events that marked it.
+/// client-go's work queue for one controller, with its workers' synchronous API calls.
+///
+/// - A watch event marks a key *dirty*; the key is synced once per burst of events that marked it.
+/// - A sync's writes are sent tagged with the key; until every answer is back the key is *in flight* and is not
+///   synced again (upstream, the worker is blocked in those calls), so two syncs of one object never race.
+/// - A sync whose writes failed (a conflict, a timeout) is retried after the rate limiter's per-item back-off,
+///   5 ms doubling to 1000 s (`DefaultControllerRateLimiter`); a sync that succeeded resets it (`Forget`).
 pub struct WorkQueue<K: slotmap::Key> {
     dirty: SecondaryMap<K, ()>,
+    scheduled: SecondaryMap<K, ()>,
+    in_flight: SecondaryMap<K, (u32, bool)>,
+    failures: SecondaryMap<K, u32>,
 }
 
 impl<K: slotmap::Key> Default for WorkQueue<K> {
     fn default() -> Self {
-        WorkQueue { dirty: SecondaryMap::new() }
+        WorkQueue {
+            dirty: SecondaryMap::new(),
+            scheduled: SecondaryMap::new(),
+            in_flight: SecondaryMap::new(),
+            failures: SecondaryMap::new(),
+        }
     }
 }
 
+/// The rate limiter's per-item back-off after `failures` failed syncs.
+pub fn requeue_backoff(failures: u32) -> SimDuration {
+    SimDuration::from_millis(5)
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(40))
+        .min(SimDuration::from_secs(1000))
+}
+
 impl<K: slotmap::Key> WorkQueue<K> {
-    /// Marks `key`; returns true if it was not already queued (the caller then schedules the sync).
+    /// Marks `key` dirty; returns true when the caller must schedule a sync now.
     pub fn add(&mut self, key: K) -> bool {
-        self.dirty.insert(key, ()).is_none()
+        self.dirty.insert(key, ());
+        if self.in_flight.get(key).is_some_and(|(n, _)| *n > 0) || self.scheduled.contains_key(key) {
+            return false;
+        }
+        self.scheduled.insert(key, ());
+        true
     }
 
-    /// Called when the sync runs.
-    pub fn done(&mut self, key: K) {
-        self.dirty.remove(key);
+    /// A scheduled sync fires: returns whether to run it (the key is dirty and has nothing in flight).
+    pub fn start(&mut self, key: K) -> bool {
+        self.scheduled.remove(key);
+        if self.in_flight.get(key).is_some_and(|(n, _)| *n > 0) {
+            return false;
+        }
+        self.dirty.remove(key).is_some()
     }
+
+    /// A write of the key's sync was sent (tagged with the key).
+    pub fn sent(&mut self, key: K) {
+        if let Some(entry) = self.in_flight.entry(key) {
+            entry.or_insert((0, false)).0 += 1;
+        }
+    }
+
+    /// A tagged answer came back. Returns the delay after which to schedule the next sync, when one is due.
+    pub fn answered(&mut self, key: K, ok: bool) -> Option<SimDuration> {
+        let entry = self.in_flight.get_mut(key)?;
+        entry.0 = entry.0.saturating_sub(1);
+        entry.1 |= !ok;
+        if entry.0 > 0 {
+            return None;
+        }
+        let failed = entry.1;
+        self.in_flight.remove(key);
+        let delay = if failed {
+            let f = self.failures.entry(key).map(|e| e.or_insert(0));
+            let n = f.map(|n| {
+                *n += 1;
+                *n
+            });
+            self.dirty.insert(key, ());
+            requeue_backoff(n.unwrap_or(1))
+        } else {
+            self.failures.remove(key);
+            SimDuration::ZERO
+        };
+        if self.dirty.contains_key(key) && !self.scheduled.contains_key(key) {
+            self.scheduled.insert(key, ());
+            return Some(delay);
+        }
+        None
+    }
+
+    /// Forgets a deleted object.
+    pub fn remove(&mut self, key: K) {
+        self.dirty.remove(key);
+        self.in_flight.remove(key);
+        self.failures.remove(key);
+    }
+}
+
+/// Whether a sync's write succeeded; deleting a pod that is already gone counts as success, as upstream.
+pub(crate) fn write_succeeded(resp: &Response) -> bool {
+    match (&resp.request, &resp.result) {
+        (_, Ok(())) => true,
+        (crate::apiserver::Request::DeletePod { .. }, Err(crate::apiserver::ApiError::NotFound)) => true,
+        _ => false,
+    }
+}
+
+/// The tag carrying a slotmap key through the apiserver.
+pub(crate) fn tag_of<K: slotmap::Key>(key: K) -> u64 {
+    key.data().as_ffi()
+}
+
+/// The key back from a response tag.
+pub(crate) fn key_of<K: slotmap::Key>(tag: Option<u64>) -> Option<K> {
+    tag.map(|t| slotmap::KeyData::from_ffi(t).into())
 }
 
 /// The controller manager.
@@ -303,6 +397,7 @@ impl ControllerManager {
             CtrlEvent::SyncReplicaSet(id) => self.replicaset.sync(inf, id, ctx),
             CtrlEvent::SyncDeployment(id) => self.deployment.sync(inf, id, ctx),
             CtrlEvent::SyncJob(id) => self.job.sync(inf, id, ctx),
+            CtrlEvent::JobBackoff(id) => self.job.backoff_done(id, ctx),
             CtrlEvent::NodeHealth { node, token } => self.node_lifecycle.health_check(inf, node, token, ctx),
             CtrlEvent::TainterTick => self.node_lifecycle.tainter_tick(inf, ctx),
             CtrlEvent::Evict { pod, token } => self.taint_eviction.evict(inf, pod, token, ctx),
@@ -313,15 +408,10 @@ impl ControllerManager {
     /// A response for one of the controllers' clients.
     pub fn on_response(&mut self, ctl: Ctl, resp: Response, ctx: &mut Ctx) {
         match ctl {
-            Ctl::Job => {
-                if let crate::apiserver::Request::CreatePod(new) = &resp.request
-                    && let Some(OwnerRef::Job(job)) = new.owner
-                {
-                    self.job.create_failed(job, ctx);
-                }
-            }
+            Ctl::Job => self.job.on_response(resp, ctx),
             Ctl::ReplicaSet => self.replicaset.on_response(&self.informers, resp, ctx),
-            Ctl::Deployment | Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::PodGc => {}
+            Ctl::Deployment => self.deployment.on_response(resp, ctx),
+            Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::PodGc => {}
         }
     }
 

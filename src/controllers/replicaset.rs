@@ -5,15 +5,20 @@
 //!   responses; a failure stops the remaining batches), at most 500 per sync (`burstReplicas`);
 //! - *expectations*: after asking for N creations or deletions, the controller does not act on the RS again
 //!   until its informer has observed them (or 5 minutes pass), so a stale cache never double-creates;
-//! - scale-down deletes the least valuable pods first (unscheduled, pending, not ready, restarted more, newer).
+//! - scale-down deletes the least valuable pods first, in upstream's order (`ActivePodsWithRanks`): unscheduled,
+//!   then Pending, then not ready, then on nodes crowded with the Deployment's pods, then more recently ready
+//!   (log2 buckets), then restarted more, then newer (log2 buckets); ties by UID (upstream compares UID strings).
+//! - status (`replicas`, `readyReplicas`, `availableReplicas`) is rewritten on every sync where it changed.
 
-use super::{CtrlEvent, Informers, WorkQueue, now_event};
+use super::{CtrlEvent, Informers, WorkQueue, key_of, now_event, tag_of, write_succeeded};
 use crate::apiserver::{Client, Ctl, NewPod, Request, Response};
 use crate::etcd::Op;
-use crate::model::{OwnerRef, PodId, PodPhase, PodReason, PodState, ReplicaSetId};
-use crate::sim::Ctx;
+use crate::model::workload::ReplicaSetStatus;
+use crate::model::{NodeId, OwnerRef, PodId, PodPhase, PodReason, PodState, ReplicaSet, ReplicaSetId};
+use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
 use slotmap::SecondaryMap;
+use std::collections::BTreeMap;
 
 /// Upstream `burstReplicas`: most pods created or deleted in one sync.
 pub const BURST_REPLICAS: i64 = 500;
@@ -72,22 +77,39 @@ impl ReplicaSetController {
         self.enqueue(rs, ctx);
     }
 
+    /// Sends a write of `id`'s sync; its answer comes back to [`Self::on_response`].
+    fn send(&mut self, id: ReplicaSetId, req: Request, ctx: &mut Ctx) {
+        self.queue.sent(id);
+        ctx.api.submit_tagged(Client::Controller(Ctl::ReplicaSet), req, tag_of(id), ctx.now, ctx.queue);
+    }
+
     pub fn sync(&mut self, inf: &Informers, id: ReplicaSetId, ctx: &mut Ctx) {
-        self.queue.done(id);
-        let Some(rs) = inf.replicaset(id) else {
+        if !self.queue.start(id) {
+            return;
+        }
+        let Some((rs, rs_rv)) = inf.replicasets.get(id).map(|(r, rv)| (r.clone(), *rv)) else {
             self.expectations.remove(id);
             self.creating.remove(id);
+            self.queue.remove(id);
             return;
         };
-        if self.creating.contains_key(id) {
-            return;
-        }
-        if !self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now)) {
-            return;
-        }
         let pods: &[PodId] = inf.pods_by_rs.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
         let active: Vec<PodId> =
             pods.iter().copied().filter(|p| inf.pods.get(*p).is_some_and(|c| c.state.is_active())).collect();
+        let satisfied = self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now));
+        if !self.creating.contains_key(id) && satisfied {
+            self.manage_replicas(inf, id, &rs, &active, ctx);
+        }
+        // Status, recomputed on every sync (upstream `calculateStatus`). Available = ready (minReadySeconds 0).
+        let ready = active.iter().filter(|p| inf.pods.get(**p).is_some_and(|c| c.state.ready)).count() as i32;
+        let status =
+            ReplicaSetStatus { replicas: active.len() as i32, ready_replicas: ready, available_replicas: ready };
+        if status != rs.status {
+            self.send(id, Request::ReplicaSetStatus { id, status, rv: Some(rs_rv) }, ctx);
+        }
+    }
+
+    fn manage_replicas(&mut self, inf: &Informers, id: ReplicaSetId, rs: &ReplicaSet, active: &[PodId], ctx: &mut Ctx) {
         let diff = active.len() as i64 - i64::from(rs.replicas);
         if diff < 0 {
             let n = (-diff).min(BURST_REPLICAS);
@@ -95,40 +117,23 @@ impl ReplicaSetController {
             self.creating.insert(id, SlowStart { remaining: n, in_flight: 0, batch: 1, failed: false });
             self.next_batch(inf, id, ctx);
         } else if diff > 0 {
-            let n = diff.min(BURST_REPLICAS);
-            let mut ranked = active;
-            ranked.sort_by_key(|p| {
-                let c = &inf.pods[*p];
-                let phase_rank = match c.state.phase {
-                    PodPhase::Pending => 0,
-                    PodPhase::Running => 2,
-                    _ => 1,
-                };
-                (
-                    c.state.node.is_some(),
-                    phase_rank,
-                    c.state.ready,
-                    std::cmp::Reverse(c.state.restart_count),
-                    std::cmp::Reverse(c.spec.uid),
-                )
-            });
-            self.expectations.insert(id, Expectations { adds: 0, dels: n, set_at: ctx.now });
-            for pod in ranked.into_iter().take(n as usize) {
-                let req = Request::DeletePod { pod, grace: None, reason: PodReason::Deleted };
-                ctx.api.submit(Client::Controller(Ctl::ReplicaSet), req, false, ctx.now, ctx.queue);
+            let n = diff.min(BURST_REPLICAS) as usize;
+            let victims = pods_to_delete(inf, rs, active, n, ctx.now);
+            self.expectations.insert(id, Expectations { adds: 0, dels: n as i64, set_at: ctx.now });
+            for pod in victims {
+                self.send(id, Request::DeletePod { pod, grace: None, reason: PodReason::Deleted }, ctx);
             }
         }
     }
 
     fn next_batch(&mut self, inf: &Informers, id: ReplicaSetId, ctx: &mut Ctx) {
-        let Some(rs) = inf.replicaset(id) else { return };
+        let Some(rs) = inf.replicaset(id).cloned() else { return };
         let Some(ss) = self.creating.get_mut(id) else { return };
         let n = ss.batch.min(ss.remaining);
         ss.remaining -= n;
         ss.in_flight = n;
-        let created = self.created.entry(id).map(|e| e.or_insert(0));
-        let Some(created) = created else { return };
         for _ in 0..n {
+            let Some(created) = self.created.entry(id).map(|e| e.or_insert(0)) else { return };
             let ordinal = *created;
             *created += 1;
             let new = NewPod {
@@ -140,48 +145,106 @@ impl ReplicaSetController {
                 rng_key: (u64::from(rs.workload_index) << 40) | ordinal,
                 template: rs.template.clone(),
             };
-            ctx.api.submit(Client::Controller(Ctl::ReplicaSet), Request::CreatePod(new), true, ctx.now, ctx.queue);
+            self.send(id, Request::CreatePod(new), ctx);
         }
     }
 
+    /// The answer to one of a sync's writes.
     pub fn on_response(&mut self, inf: &Informers, resp: Response, ctx: &mut Ctx) {
+        let Some(id) = key_of::<ReplicaSetId>(resp.tag) else { return };
+        let ok = write_succeeded(&resp);
         match &resp.request {
-            Request::CreatePod(new) => {
-                let Some(OwnerRef::ReplicaSet(id)) = new.owner else { return };
-                let Some(ss) = self.creating.get_mut(id) else { return };
-                ss.in_flight -= 1;
-                if resp.result.is_err() {
-                    ss.failed = true;
-                    if let Some(e) = self.expectations.get_mut(id) {
-                        e.adds -= 1;
+            Request::CreatePod(_) => {
+                if let Some(ss) = self.creating.get_mut(id) {
+                    ss.in_flight -= 1;
+                    if !ok {
+                        ss.failed = true;
+                        if let Some(e) = self.expectations.get_mut(id) {
+                            e.adds -= 1;
+                        }
                     }
-                }
-                if ss.in_flight > 0 {
-                    return;
-                }
-                if ss.failed || ss.remaining == 0 {
-                    let skipped = ss.remaining;
-                    self.creating.remove(id);
-                    if let Some(e) = self.expectations.get_mut(id) {
-                        e.adds -= skipped;
+                    if ss.in_flight == 0 {
+                        if ss.failed || ss.remaining == 0 {
+                            // Every pod not created is un-expected; the key is resynced below.
+                            let skipped = ss.remaining;
+                            self.creating.remove(id);
+                            if let Some(e) = self.expectations.get_mut(id) {
+                                e.adds -= skipped;
+                            }
+                        } else {
+                            ss.batch = (ss.batch * 2).min(ss.remaining);
+                            self.next_batch(inf, id, ctx);
+                        }
                     }
-                    self.enqueue(id, ctx);
-                } else {
-                    ss.batch = (ss.batch * 2).min(ss.remaining);
-                    self.next_batch(inf, id, ctx);
                 }
             }
-            Request::DeletePod { pod, .. } => {
-                // Only failures come back: the pod is already gone, so its deletion will not be observed.
-                let owner = inf.pods.get(*pod).and_then(|c| c.spec.owner);
-                if let Some(OwnerRef::ReplicaSet(id)) = owner
-                    && let Some(e) = self.expectations.get_mut(id)
-                {
+            Request::DeletePod { .. } if !ok => {
+                if let Some(e) = self.expectations.get_mut(id) {
                     e.dels -= 1;
-                    self.enqueue(id, ctx);
                 }
             }
             _ => {}
         }
+        if let Some(delay) = self.queue.answered(id, ok) {
+            ctx.queue.push(ctx.now.add(delay), Event::Controller(CtrlEvent::SyncReplicaSet(id)));
+        }
     }
+}
+
+/// `floor(log2(now - t))` with the duration in nanoseconds (upstream's LogarithmicScaleDown bucket); -1 if the
+/// time is not in the past.
+fn log_bucket(now: SimTime, t: SimTime) -> i64 {
+    let ns = now.micros().saturating_sub(t.micros()).saturating_mul(1000);
+    if ns == 0 { -1 } else { 63 - i64::from(ns.leading_zeros()) }
+}
+
+/// Upstream `getPodsToDelete`: all of them if every active pod goes, otherwise the first `n` by rank.
+fn pods_to_delete(inf: &Informers, rs: &ReplicaSet, active: &[PodId], n: usize, now: SimTime) -> Vec<PodId> {
+    if n >= active.len() {
+        return active.to_vec();
+    }
+    // Rank = active pods of the same Deployment (all its ReplicaSets) on the same node.
+    let mut per_node: BTreeMap<Option<NodeId>, i64> = BTreeMap::new();
+    let related: Vec<PodId> = match rs.owner {
+        Some(d) => inf
+            .replicasets
+            .iter()
+            .filter(|(_, (r, _))| r.owner == Some(d))
+            .flat_map(|(rid, _)| inf.pods_by_rs.get(rid).map(|v| v.as_slice()).unwrap_or(&[]).iter().copied())
+            .collect(),
+        None => active.to_vec(),
+    };
+    for p in related {
+        if let Some(c) = inf.pods.get(p)
+            && c.state.is_active()
+        {
+            *per_node.entry(c.state.node).or_insert(0) += 1;
+        }
+    }
+    let mut ranked: Vec<PodId> = active.to_vec();
+    let key = |p: &PodId| {
+        let c = &inf.pods[*p];
+        let phase = match c.state.phase {
+            PodPhase::Pending => 0,
+            PodPhase::Running => 2,
+            _ => 0,
+        };
+        let rank = per_node.get(&c.state.node).copied().unwrap_or(0);
+        (c.state.node.is_some(), phase, c.state.ready, std::cmp::Reverse(rank))
+    };
+    let uid = |p: &PodId| inf.pods[*p].spec.uid.to_string();
+    ranked.sort_by(|a, b| {
+        let (ca, cb) = (&inf.pods[*a], &inf.pods[*b]);
+        key(a)
+            .cmp(&key(b))
+            // (Upstream step 6, the ready-time bucket of two ready pods, needs the Ready transition time, which
+            // pods do not carry yet: skipped.)
+            .then_with(|| cb.state.restart_count.cmp(&ca.state.restart_count))
+            .then_with(|| {
+                let (ba, bb) = (log_bucket(now, ca.spec.created), log_bucket(now, cb.spec.created));
+                if ca.spec.created != cb.spec.created && ba != bb { ba.cmp(&bb) } else { uid(a).cmp(&uid(b)) }
+            })
+    });
+    ranked.truncate(n);
+    ranked
 }

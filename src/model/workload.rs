@@ -49,10 +49,14 @@ pub struct ReplicaSet {
     pub status: ReplicaSetStatus,
 }
 
+/// `status` of a ReplicaSet, written by its controller.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReplicaSetStatus {
+    /// Active pods (not terminal, not being deleted).
     pub replicas: i32,
     pub ready_replicas: i32,
+    /// Ready for at least `minReadySeconds` (kubesim: 0, so equal to ready).
+    pub available_replicas: i32,
 }
 
 /// The rolling-update strategy of a Deployment.
@@ -75,6 +79,8 @@ pub struct Deployment {
     pub name: Str,
     pub namespace: Str,
     pub uid: u64,
+    /// Bumped by the apiserver on every spec change; `status.observed_generation` catches up.
+    pub generation: u64,
     pub workload_index: u32,
     pub replicas: i32,
     pub selector: LabelSelector,
@@ -84,10 +90,18 @@ pub struct Deployment {
     pub status: DeploymentStatus,
 }
 
+/// `status` of a Deployment, written by its controller.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeploymentStatus {
+    pub observed_generation: u64,
+    /// Active pods of all its ReplicaSets.
     pub replicas: i32,
+    /// Active pods of the current template's ReplicaSet.
+    pub updated_replicas: i32,
     pub ready_replicas: i32,
+    pub available_replicas: i32,
+    /// The `Progressing` condition's reason is `NewReplicaSetAvailable` (the rollout of this generation is done).
+    pub complete: bool,
 }
 
 /// A Job (non-indexed).

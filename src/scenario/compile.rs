@@ -5,9 +5,10 @@
 use super::diag::Diagnostic;
 use super::limits;
 use super::schema::{self, QuantityText, Sp};
+use crate::apiserver::PriorityClass;
 use crate::faults::{FaultSpec, FaultVerb};
 use crate::model::node::{HOSTNAME_LABEL, REGION_LABEL, ZONE_LABEL};
-use crate::model::workload::RollingUpdate;
+use crate::model::workload::{IntOrPercent, RollingUpdate};
 use crate::model::{
     ConditionStatus, Container, ExitModel, LabelSelector, Labels, Node, PodTemplate, PreemptionPolicy, Resources,
     RestartPolicy, RunModel, Str, Taint, TaintEffect, Toleration, TolerationOp, s,
@@ -18,7 +19,7 @@ use crate::scheduler::profile::ProfileConfig;
 use crate::sim::{NodePool, SimConfig};
 use crate::time::{SimDuration, SimTime, parse_duration};
 use crate::timings::Timings;
-use crate::workload::{ArrivalProcess, ArrivalSpec, DeploymentSpec, JobSpec, Workloads};
+use crate::workload::{ActionKind, ActionSpec, ArrivalProcess, ArrivalSpec, DeploymentSpec, JobSpec, Workloads};
 use crate::{dist::Dist, model::NodeId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -142,6 +143,22 @@ impl<'a> Compiler<'a> {
             Ok(n) => Some(n),
             Err(e) => self.err(v.span(), e.to_string()),
         }
+    }
+
+    /// An integer or a percentage like "25%" (`intstr.IntOrString`).
+    fn int_or_percent(&mut self, v: &Sp<QuantityText>, what: &str) -> Option<IntOrPercent> {
+        let text = v.get_ref().0.as_str();
+        let parsed = match text.strip_suffix('%') {
+            Some(p) => p.parse::<i32>().ok().filter(|p| (0..=100).contains(p)).map(IntOrPercent::Percent),
+            None => text.parse::<i32>().ok().filter(|n| *n >= 0).map(IntOrPercent::Int),
+        };
+        if parsed.is_none() {
+            return self.err(
+                v.span(),
+                format!("{what} must be a non-negative integer or a percentage like \"25%\", got {text:?}"),
+            );
+        }
+        parsed
     }
 
     fn int_in(&mut self, v: &Sp<i64>, min: i64, max: i64, what: &str) -> Option<i64> {
@@ -552,6 +569,7 @@ impl<'a> Compiler<'a> {
         workload: &Str,
         owner: Owner,
         profiles: &[ProfileConfig],
+        classes: &[PriorityClass],
     ) -> Option<(PodTemplate, LabelSelector)> {
         let e = t.get_ref();
         let mut labels = self.labels(&e.labels);
@@ -593,6 +611,22 @@ impl<'a> Compiler<'a> {
         let priority = match &e.priority {
             Some(p) => self.int_in(p, -2_147_483_648, 1_000_000_000, "priority")? as i32,
             None => 0,
+        };
+        let priority_class_name = match &e.priority_class {
+            Some(c) if e.priority.is_some() => {
+                return self.err(c.span(), "set either `priority` or `priority_class`, not both");
+            }
+            Some(c) => {
+                if !classes.iter().any(|pc| &*pc.name == c.get_ref()) {
+                    let known: Vec<&str> = classes.iter().map(|pc| &*pc.name).collect();
+                    return self.err(
+                        c.span(),
+                        format!("no PriorityClass named {:?}; defined: {}", c.get_ref(), known.join(", ")),
+                    );
+                }
+                Some(s(c.get_ref()))
+            }
+            None => None,
         };
         let tolerations: Vec<Toleration> = e.tolerations.iter().filter_map(|x| self.toleration(x)).collect();
         let restart_policy = match e.restart_policy.as_ref().map(|r| (r.get_ref().as_str(), r.span())) {
@@ -653,7 +687,7 @@ impl<'a> Compiler<'a> {
             containers,
             init_containers,
             priority,
-            priority_class_name: None,
+            priority_class_name,
             preemption_policy: PreemptionPolicy::PreemptLowerPriority,
             node_selector,
             node_name: e.node_name.as_ref().map(|n| s(n.get_ref())),
@@ -683,6 +717,7 @@ impl<'a> Compiler<'a> {
         w: &schema::WorkloadsSection,
         run: Option<(SimDuration, &str)>,
         profiles: &[ProfileConfig],
+        classes: &[PriorityClass],
     ) -> Workloads {
         let duration = run.map(|r| r.0).unwrap_or(limits::MAX_DURATION);
         let mut out = Workloads::default();
@@ -715,8 +750,16 @@ impl<'a> Compiler<'a> {
             let namespace = self.namespace(&e.namespace);
             let replicas = self.int_in(&e.replicas, 0, limits::MAX_REPLICAS, "replicas");
             let at = e.at.as_ref().map(|a| self.time_in_run(a, run, "at")).unwrap_or(Some(SimDuration::ZERO));
+            let mut strategy = RollingUpdate::default();
+            if let Some(v) = &e.max_surge {
+                strategy.max_surge = self.int_or_percent(v, "max_surge").unwrap_or(strategy.max_surge);
+            }
+            if let Some(v) = &e.max_unavailable {
+                strategy.max_unavailable =
+                    self.int_or_percent(v, "max_unavailable").unwrap_or(strategy.max_unavailable);
+            }
             let Some(name) = name else { continue };
-            let tpl = self.template(&e.template, &name, Owner::Deployment, profiles);
+            let tpl = self.template(&e.template, &name, Owner::Deployment, profiles, classes);
             let (Some(namespace), Some(replicas), Some(at), Some((template, selector))) =
                 (namespace, replicas, at, tpl)
             else {
@@ -729,7 +772,7 @@ impl<'a> Compiler<'a> {
                 replicas: replicas as i32,
                 selector,
                 template: Arc::new(template),
-                strategy: RollingUpdate::default(),
+                strategy,
             });
         }
         for j in &w.jobs {
@@ -757,7 +800,7 @@ impl<'a> Compiler<'a> {
                 None => Some(None),
             };
             let Some(name) = name else { continue };
-            let tpl = self.template(&e.template, &name, Owner::Job, profiles);
+            let tpl = self.template(&e.template, &name, Owner::Job, profiles, classes);
             let (
                 Some(namespace),
                 Some(at),
@@ -820,7 +863,7 @@ impl<'a> Compiler<'a> {
                 ),
             };
             let Some(name) = name else { continue };
-            let tpl = self.template(&e.template, &name, Owner::Arrival, profiles);
+            let tpl = self.template(&e.template, &name, Owner::Arrival, profiles, classes);
             let (Some(namespace), Some(start), Some(stop), Some(max_pods), Some(process), Some((template, _))) =
                 (namespace, start, stop, max_pods, process, tpl)
             else {
@@ -916,6 +959,98 @@ impl<'a> Compiler<'a> {
         out
     }
 
+    fn priority_classes(&mut self, entries: &[Sp<schema::PriorityClassEntry>]) -> Vec<PriorityClass> {
+        let mut out = PriorityClass::builtin();
+        for e in entries {
+            let pc = e.get_ref();
+            let Some(name) = self.name(&pc.name, "priority class name") else { continue };
+            if out.iter().any(|c| c.name == name) {
+                self.err::<()>(pc.name.span(), format!("duplicate PriorityClass {name:?}"));
+                continue;
+            }
+            let Some(value) = self.int_in(&pc.value, -2_147_483_648, 1_000_000_000, "value") else { continue };
+            let preemption_policy = match pc.preemption_policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+                None | Some(("PreemptLowerPriority", _)) => PreemptionPolicy::PreemptLowerPriority,
+                Some(("Never", _)) => PreemptionPolicy::Never,
+                Some((other, span)) => {
+                    self.err::<()>(
+                        span,
+                        format!("unknown preemption_policy {other:?}; expected \"PreemptLowerPriority\" or \"Never\""),
+                    );
+                    continue;
+                }
+            };
+            if pc.global_default && out.iter().any(|c| c.global_default) {
+                self.err::<()>(e.span(), "only one PriorityClass may be the global default");
+                continue;
+            }
+            out.push(PriorityClass { name, value: value as i32, global_default: pc.global_default, preemption_policy });
+        }
+        out
+    }
+
+    fn actions(
+        &mut self,
+        entries: &[Sp<schema::ActionEntry>],
+        w: &Workloads,
+        run: Option<(SimDuration, &str)>,
+    ) -> Vec<ActionSpec> {
+        let mut out = Vec::new();
+        for e in entries {
+            let a = e.get_ref();
+            let at = self.time_in_run(&a.at, run, "at");
+            let namespace = self.namespace(&a.namespace);
+            let target = w.deployments.iter().find(|d| &*d.name == a.deployment.get_ref().as_str());
+            if target.is_none() {
+                let known: Vec<&str> = w.deployments.iter().map(|d| &*d.name).collect();
+                self.err::<()>(
+                    a.deployment.span(),
+                    format!(
+                        "no Deployment named {:?} in this scenario; defined: {}",
+                        a.deployment.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            }
+            let kind = match a.verb.get_ref().as_str() {
+                "set-image" => match &a.image {
+                    Some(image) => {
+                        let container = a.container.as_ref().map(|c| s(c.get_ref()));
+                        if let (Some(c), Some(d)) = (&container, target)
+                            && !d.template.containers.iter().any(|x| x.name == *c)
+                        {
+                            self.err::<()>(
+                                a.container.as_ref().map(|c| c.span()).unwrap_or(e.span()),
+                                format!("Deployment {:?} has no container named {c:?}", a.deployment.get_ref()),
+                            );
+                            continue;
+                        }
+                        Some(ActionKind::SetImage { container, image: s(image.get_ref()) })
+                    }
+                    None => self.err(a.verb.span(), "verb \"set-image\" needs `image`"),
+                },
+                "scale" => match &a.replicas {
+                    Some(r) => self
+                        .int_in(r, 0, limits::MAX_REPLICAS, "replicas")
+                        .map(|r| ActionKind::Scale { replicas: r as i32 }),
+                    None => self.err(a.verb.span(), "verb \"scale\" needs `replicas`"),
+                },
+                other => self
+                    .err(a.verb.span(), format!("unknown action verb {other:?}; expected \"set-image\" or \"scale\"")),
+            };
+            if let (Some(at), Some(namespace), Some(kind)) = (at, namespace, kind) {
+                out.push(ActionSpec {
+                    at: SimTime::ZERO.add(at),
+                    namespace,
+                    deployment: s(a.deployment.get_ref()),
+                    kind,
+                });
+            }
+        }
+        out
+    }
+
     /// Compiles a parsed file. Returns `None` if any error was recorded.
     pub fn compile(&mut self, file: &schema::File, seed_override: Option<u64>) -> Option<SimConfig> {
         let sc = file.scenario.get_ref();
@@ -939,7 +1074,9 @@ impl<'a> Compiler<'a> {
         let pools = self.pools(file.cluster.get_ref());
         let profiles = vec![profile];
         let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, sc.duration.get_ref().as_str()));
-        let workloads = self.workloads(&file.workloads, run, &profiles);
+        let classes = self.priority_classes(&file.priority_classes);
+        let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);
+        workloads.actions = self.actions(&file.actions, &workloads, run);
         let faults = self.faults(&file.faults, &pools, run);
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
         if !self.errors.is_empty() {
@@ -955,7 +1092,7 @@ impl<'a> Compiler<'a> {
             images,
             workloads: Arc::new(workloads),
             faults,
-            priority_classes: Vec::new(),
+            priority_classes: classes,
         })
     }
 }

@@ -59,6 +59,39 @@ pub struct File {
     pub workloads: WorkloadsSection,
     #[serde(default)]
     pub faults: Vec<Sp<FaultEntry>>,
+    #[serde(default)]
+    pub actions: Vec<Sp<ActionEntry>>,
+    #[serde(default)]
+    pub priority_classes: Vec<Sp<PriorityClassEntry>>,
+}
+
+/// A user action at a time: `set-image` (a rolling update) or `scale` on a Deployment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionEntry {
+    pub verb: Sp<String>,
+    pub at: Sp<String>,
+    pub deployment: Sp<String>,
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    #[serde(default)]
+    pub image: Option<Sp<String>>,
+    #[serde(default)]
+    pub container: Option<Sp<String>>,
+    #[serde(default)]
+    pub replicas: Option<Sp<i64>>,
+}
+
+/// A PriorityClass (templates refer to it with `priority_class`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityClassEntry {
+    pub name: Sp<String>,
+    pub value: Sp<i64>,
+    #[serde(default)]
+    pub global_default: bool,
+    #[serde(default)]
+    pub preemption_policy: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +182,12 @@ pub struct DeploymentEntry {
     #[serde(default)]
     pub namespace: Option<Sp<String>>,
     pub replicas: Sp<i64>,
+    /// RollingUpdate `maxSurge`: an integer or a percentage string (default "25%").
+    #[serde(default)]
+    pub max_surge: Option<Sp<QuantityText>>,
+    /// RollingUpdate `maxUnavailable`: an integer or a percentage string (default "25%").
+    #[serde(default)]
+    pub max_unavailable: Option<Sp<QuantityText>>,
     #[serde(default)]
     pub at: Option<Sp<String>>,
     pub template: Sp<TemplateEntry>,
@@ -212,6 +251,8 @@ pub struct TemplateEntry {
     pub init_containers: Vec<Sp<ContainerEntry>>,
     #[serde(default)]
     pub priority: Option<Sp<i64>>,
+    #[serde(default)]
+    pub priority_class: Option<Sp<String>>,
     #[serde(default)]
     pub node_selector: BTreeMap<String, Sp<String>>,
     #[serde(default)]
