@@ -319,11 +319,8 @@ impl<K: slotmap::Key> WorkQueue<K> {
 
 /// Whether a sync's write succeeded; deleting a pod that is already gone counts as success, as upstream.
 pub(crate) fn write_succeeded(resp: &Response) -> bool {
-    match (&resp.request, &resp.result) {
-        (_, Ok(())) => true,
-        (crate::apiserver::Request::DeletePod { .. }, Err(crate::apiserver::ApiError::NotFound)) => true,
-        _ => false,
-    }
+    use crate::apiserver::{ApiError, Request};
+    resp.result.is_ok() || matches!((&resp.request, &resp.result), (Request::DeletePod { .. }, Err(ApiError::NotFound)))
 }
 
 /// The tag carrying a slotmap key through the apiserver.
