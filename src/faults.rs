@@ -1,7 +1,13 @@
 //! Fault injection. Each fault is a verb applied to targets at a time, optionally healed after a duration.
 //!
-//! Verbs so far: `node-crash` (the machine dies: containers are lost, the kubelet stops heartbeating; on
-//! recovery the kubelet restarts, posts Ready and relists its pods).
+//! Verbs so far:
+//! - `node-crash`: the machine dies: containers are lost, the kubelet stops heartbeating; on recovery the
+//!   kubelet restarts, posts Ready and relists its pods;
+//! - `etcd-unavailable`: etcd answers nothing; writes wait for it, or fail after the request timeout and are
+//!   retried by their clients;
+//! - `etcd-slow`: every etcd write takes `extra_latency` longer.
+//!
+//! Every fault is recorded in `events.csv` as `FaultInjected` and, when it heals, `FaultHealed`.
 
 use crate::model::NodeId;
 use crate::time::{SimDuration, SimTime};
@@ -10,14 +16,21 @@ use crate::time::{SimDuration, SimTime};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultVerb {
     NodeCrash,
+    EtcdUnavailable,
+    EtcdSlow { extra_latency: SimDuration },
 }
 
 impl FaultVerb {
     pub fn as_str(self) -> &'static str {
         match self {
             FaultVerb::NodeCrash => "node-crash",
+            FaultVerb::EtcdUnavailable => "etcd-unavailable",
+            FaultVerb::EtcdSlow { .. } => "etcd-slow",
         }
     }
+
+    /// The verbs a scenario may name.
+    pub const NAMES: &'static [&'static str] = &["node-crash", "etcd-unavailable", "etcd-slow"];
 }
 
 /// One fault of a scenario, with its targets resolved to nodes.

@@ -32,6 +32,9 @@ pub enum EventType {
     NodeUntainted,
     NodeFailed,
     NodeRecovered,
+    // Faults.
+    FaultInjected,
+    FaultHealed,
     // Workloads.
     DeploymentCreated,
     RolloutComplete,
@@ -64,6 +67,8 @@ impl EventType {
             EventType::NodeUntainted => "NodeUntainted",
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
+            EventType::FaultInjected => "FaultInjected",
+            EventType::FaultHealed => "FaultHealed",
             EventType::DeploymentCreated => "DeploymentCreated",
             EventType::RolloutComplete => "RolloutComplete",
             EventType::ReplicaSetCreated => "ReplicaSetCreated",

@@ -260,6 +260,17 @@ fn fault(cfg: &SimConfig, ev: FaultEvent, kubelets: &mut [Kubelet], cm: &mut Con
         FaultEvent::Heal(i) => (i, false),
     };
     let Some(spec) = cfg.faults.get(idx as usize) else { return };
+    let verb = spec.verb.as_str();
+    let targets: Vec<&str> =
+        spec.nodes.iter().filter_map(|n| kubelets.get(n.index())).map(|k| &*k.node().name).collect();
+    let targets = if targets.is_empty() { "etcd".to_string() } else { targets.join(" ") };
+    let duration =
+        spec.duration.map(|d| format!(" duration_s={}", crate::time::format_secs(d.micros()))).unwrap_or_default();
+    if inject {
+        record!(ctx.rec, ctx.now, FaultInjected, Fault, verb, "", "verb={verb} targets={targets}{duration}");
+    } else {
+        record!(ctx.rec, ctx.now, FaultHealed, Fault, verb, "", "verb={verb} targets={targets}");
+    }
     match spec.verb {
         FaultVerb::NodeCrash => {
             for node in &spec.nodes {
@@ -267,13 +278,20 @@ fn fault(cfg: &SimConfig, ev: FaultEvent, kubelets: &mut [Kubelet], cm: &mut Con
                 let name = k.node().name.clone();
                 if inject && k.alive {
                     let last = k.crash(ctx);
-                    record!(ctx.rec, ctx.now, NodeFailed, Node, &name, &name, "verb={}", spec.verb.as_str());
+                    record!(ctx.rec, ctx.now, NodeFailed, Node, &name, &name, "verb={verb}");
                     cm.lease_stopped(*node, last, ctx);
                 } else if !inject && !k.alive {
                     k.restart(ctx);
-                    record!(ctx.rec, ctx.now, NodeRecovered, Node, &name, &name, "verb={}", spec.verb.as_str());
+                    record!(ctx.rec, ctx.now, NodeRecovered, Node, &name, &name, "verb={verb}");
                 }
             }
+        }
+        FaultVerb::EtcdUnavailable => {
+            ctx.api.etcd.health.unavailable_until =
+                if inject { Some(spec.duration.map_or(SimTime::MAX, |d| ctx.now.add(d))) } else { None };
+        }
+        FaultVerb::EtcdSlow { extra_latency } => {
+            ctx.api.etcd.health.extra_write_latency = if inject { extra_latency } else { SimDuration::ZERO };
         }
     }
     if inject && let Some(d) = spec.duration {

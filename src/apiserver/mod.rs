@@ -242,6 +242,8 @@ struct InFlight {
     attempt: u32,
     /// When the current attempt reached the apiserver.
     arrival: SimTime,
+    /// Set while the attempt waits for an unavailable etcd past its request timeout: it fails then.
+    times_out: bool,
 }
 
 /// Request counters for the summary.
@@ -376,7 +378,8 @@ impl ApiServer {
         let send = self.limiters.reserve(client, now);
         self.stats.throttled_us += send.micros() - now.micros();
         let arrival = send.add(self.timings.api_request_latency);
-        let id = self.in_flight.insert(InFlight { client, request, notify, tag, attempt: 0, arrival });
+        let id =
+            self.in_flight.insert(InFlight { client, request, notify, tag, attempt: 0, arrival, times_out: false });
         q.push(arrival.add(self.etcd_latency()), Event::ApiCommit(id));
     }
 
@@ -398,6 +401,7 @@ impl ApiServer {
         let latency = self.etcd_latency();
         if let Some(f) = self.in_flight.get_mut(id) {
             f.arrival = arrival;
+            f.times_out = false;
         }
         q.push(arrival.add(latency), Event::ApiCommit(id));
     }
@@ -416,26 +420,29 @@ impl ApiServer {
 
     /// Processes a request when it reaches etcd.
     pub fn commit(&mut self, id: ReqId, now: SimTime, q: &mut EventQueue<Event>, rec: &mut Recorder) {
-        let Some(f) = self.in_flight.get(id) else { return };
-        let result = if self.etcd.available(now) {
+        let etcd_latency = self.etcd_latency();
+        let timeout = self.timings.api_request_timeout;
+        let back = self.etcd.health.unavailable_until.unwrap_or(SimTime::MAX);
+        let available = self.etcd.available(now);
+        let Some(f) = self.in_flight.get_mut(id) else { return };
+        let result = if f.times_out {
+            self.stats.timeouts += 1;
+            Err(ApiError::Timeout)
+        } else if available {
             let (client, request) = (f.client, f.request.clone());
             let mut io = Io { now, q, rec };
             self.apply(client, &request, &mut io)
         } else {
             // etcd is down: the write waits in the etcd client until etcd answers or the request times out.
-            let timeout_at = f.arrival.add(self.timings.api_request_timeout);
-            let back = self.etcd.health.unavailable_until.unwrap_or(SimTime::MAX);
-            let retry_at = back.add(self.etcd_latency());
+            let timeout_at = f.arrival.add(timeout);
+            let retry_at = back.add(etcd_latency);
             if retry_at <= timeout_at {
                 q.push(retry_at, Event::ApiCommit(id));
                 return;
             }
-            if now < timeout_at {
-                q.push(timeout_at, Event::ApiCommit(id));
-                return;
-            }
-            self.stats.timeouts += 1;
-            Err(ApiError::Timeout)
+            f.times_out = true;
+            q.push(timeout_at.max(now), Event::ApiCommit(id));
+            return;
         };
         let Some(f) = self.in_flight.get_mut(id) else { return };
         let back_to_client = now.add(self.timings.api_request_latency);

@@ -42,6 +42,8 @@ pub enum Kind {
     ReplicaSet,
     Deployment,
     Job,
+    /// Not an API kind: rows about injected faults.
+    Fault,
 }
 
 impl Kind {
@@ -52,6 +54,7 @@ impl Kind {
             Kind::ReplicaSet => "ReplicaSet",
             Kind::Deployment => "Deployment",
             Kind::Job => "Job",
+            Kind::Fault => "Fault",
         }
     }
 }

@@ -922,8 +922,29 @@ impl<'a> Compiler<'a> {
             let e = f.get_ref();
             let verb = match e.verb.get_ref().as_str() {
                 "node-crash" => Some(FaultVerb::NodeCrash),
-                other => self.err(e.verb.span(), format!("unknown fault verb {other:?}; expected \"node-crash\"")),
+                "etcd-unavailable" => Some(FaultVerb::EtcdUnavailable),
+                "etcd-slow" => match &e.extra_latency {
+                    Some(x) => self.duration(x).map(|extra_latency| FaultVerb::EtcdSlow { extra_latency }),
+                    None => self.err(e.verb.span(), "verb \"etcd-slow\" needs `extra_latency`, e.g. \"200ms\""),
+                },
+                other => self.err(
+                    e.verb.span(),
+                    format!(
+                        "unknown fault verb {other:?}; expected one of {}",
+                        FaultVerb::NAMES.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+                    ),
+                ),
             };
+            let needs_nodes = matches!(verb, Some(FaultVerb::NodeCrash));
+            if !needs_nodes && !e.nodes.is_empty() {
+                self.err::<()>(e.nodes[0].span(), format!("verb {:?} takes no `nodes`", e.verb.get_ref()));
+            }
+            if e.extra_latency.is_some() && !matches!(verb, Some(FaultVerb::EtcdSlow { .. })) {
+                self.err::<()>(
+                    e.verb.span(),
+                    format!("`extra_latency` applies only to \"etcd-slow\", not {:?}", e.verb.get_ref()),
+                );
+            }
             let at = self.time_in_run(&e.at, run, "at");
             let fault_duration = match &e.duration {
                 Some(d) => self.duration_within(d, limits::MAX_DURATION, "duration").map(Some),
@@ -949,8 +970,8 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            if e.nodes.is_empty() {
-                self.err::<()>(f.span(), "a fault needs at least one target in `nodes`");
+            if e.nodes.is_empty() && matches!(verb, Some(FaultVerb::NodeCrash)) {
+                self.err::<()>(f.span(), "a node fault needs at least one target in `nodes`");
             }
             if let (Some(verb), Some(at), Some(duration)) = (verb, at, fault_duration) {
                 out.push(FaultSpec { verb, at: SimTime::ZERO.add(at), nodes, duration });

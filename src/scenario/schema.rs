@@ -327,7 +327,12 @@ pub struct RunEntry {
 pub struct FaultEntry {
     pub verb: Sp<String>,
     pub at: Sp<String>,
+    /// Target nodes (node verbs).
+    #[serde(default)]
     pub nodes: Vec<Sp<String>>,
     #[serde(default)]
     pub duration: Option<Sp<String>>,
+    /// `etcd-slow`: added to every write.
+    #[serde(default)]
+    pub extra_latency: Option<Sp<String>>,
 }
