@@ -12,7 +12,8 @@
 //! earlier), and etcd's health (slow: extra latency per write; unavailable: writes wait or time out).
 
 use crate::model::{
-    Deployment, DeploymentId, Job, JobId, Node, NodeId, PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, PodId, PodSpec, PodState, ReplicaSet,
+    ReplicaSetId,
 };
 use crate::time::{SimDuration, SimTime};
 use slotmap::SlotMap;
@@ -35,6 +36,7 @@ pub enum Change {
     ReplicaSet { id: ReplicaSetId, obj: Arc<ReplicaSet>, rv: u64, op: Op },
     Deployment { id: DeploymentId, obj: Arc<Deployment>, rv: u64, op: Op },
     Job { id: JobId, obj: Arc<Job>, rv: u64, op: Op },
+    DaemonSet { id: DaemonSetId, obj: Arc<DaemonSet>, rv: u64, op: Op },
 }
 
 impl Change {
@@ -45,7 +47,8 @@ impl Change {
             Change::Node { rv, .. }
             | Change::ReplicaSet { rv, .. }
             | Change::Deployment { rv, .. }
-            | Change::Job { rv, .. } => *rv,
+            | Change::Job { rv, .. }
+            | Change::DaemonSet { rv, .. } => *rv,
         }
     }
 }
@@ -93,6 +96,7 @@ pub struct Etcd {
     pub replicasets: SlotMap<ReplicaSetId, Versioned<ReplicaSet>>,
     pub deployments: SlotMap<DeploymentId, Versioned<Deployment>>,
     pub jobs: SlotMap<JobId, Versioned<Job>>,
+    pub daemonsets: SlotMap<DaemonSetId, Versioned<DaemonSet>>,
     /// Writes per kind, for statistics.
     pub writes: u64,
 }
@@ -192,13 +196,18 @@ impl Etcd {
         Some(Change::Pod { id, spec: rec.spec, state: rec.state, op: Op::Deleted })
     }
 
-    /// Stores a new node and returns its id.
-    pub fn create_node(&mut self, node: Node) -> (NodeId, Change) {
+    /// Stores a new node under `id` (the machine's index, fixed by the simulator). The slot must be free.
+    pub fn create_node(&mut self, id: NodeId, node: Node) -> Option<Change> {
+        if self.nodes.get(id.index()).is_some_and(|n| n.is_some()) {
+            return None;
+        }
+        if self.nodes.len() <= id.index() {
+            self.nodes.resize(id.index() + 1, None);
+        }
         let rv = self.bump();
-        let id = NodeId(self.nodes.len() as u32);
         let obj = Arc::new(node);
-        self.nodes.push(Some(Versioned { obj: obj.clone(), resource_version: rv }));
-        (id, Change::Node { id, node: obj, rv, op: Op::Added })
+        self.nodes[id.index()] = Some(Versioned { obj: obj.clone(), resource_version: rv });
+        Some(Change::Node { id, node: obj, rv, op: Op::Added })
     }
 
     pub fn node(&self, id: NodeId) -> Option<&Arc<Node>> {
@@ -254,6 +263,22 @@ impl Etcd {
         (id, Change::Job { id, obj, rv, op: Op::Added })
     }
 
+    pub fn create_daemonset(&mut self, ds: DaemonSet) -> (DaemonSetId, Change) {
+        let rv = self.bump();
+        let obj = Arc::new(ds);
+        let id = self.daemonsets.insert(Versioned { obj: obj.clone(), resource_version: rv });
+        (id, Change::DaemonSet { id, obj, rv, op: Op::Added })
+    }
+
+    pub fn update_daemonset(&mut self, id: DaemonSetId, ds: DaemonSet) -> Option<Change> {
+        let rv = self.revision + 1;
+        let slot = self.daemonsets.get_mut(id)?;
+        let obj = Arc::new(ds);
+        *slot = Versioned { obj: obj.clone(), resource_version: rv };
+        self.bump();
+        Some(Change::DaemonSet { id, obj, rv, op: Op::Modified })
+    }
+
     pub fn update_job(&mut self, id: JobId, job: Job) -> Option<Change> {
         let rv = self.revision + 1;
         let slot = self.jobs.get_mut(id)?;
@@ -289,8 +314,9 @@ mod tests {
     fn every_write_bumps_the_revision() {
         let mut etcd = Etcd::new();
         assert_eq!(etcd.revision(), 0);
-        let (a, _) = etcd.create_node(node("a"));
-        let (b, _) = etcd.create_node(node("b"));
+        let (a, b) = (NodeId(0), NodeId(1));
+        etcd.create_node(a, node("a"));
+        etcd.create_node(b, node("b"));
         assert_eq!(etcd.revision(), 2);
         let mut n = (**etcd.node(a).unwrap()).clone();
         n.unschedulable = true;
@@ -307,7 +333,7 @@ mod tests {
     fn resuming_needs_history_and_no_compaction() {
         let mut etcd = Etcd::with_history(3, SimDuration::from_secs(300));
         for i in 0..5 {
-            let (_, change) = etcd.create_node(node(&format!("n{i}")));
+            let change = etcd.create_node(NodeId(i as u32), node(&format!("n{i}"))).unwrap();
             etcd.record(&change, SimTime::from_secs(i));
         }
         // Revisions 1..=5 written; the cache holds 3, 4, 5.
@@ -316,10 +342,10 @@ mod tests {
         assert_eq!(etcd.changes_since(5).map(|c| c.count()), Some(0));
         assert!(etcd.changes_since(1).is_none(), "revision 2 fell out of the watch cache: relist");
         // Compaction: the tick at 300 s records revision 5; the tick at 600 s compacts to it.
-        let (_, c) = etcd.create_node(node("late"));
+        let c = etcd.create_node(NodeId(5), node("late")).unwrap();
         etcd.record(&c, SimTime::from_secs(301));
         assert_eq!(etcd.compacted_revision(), 0);
-        let (_, c) = etcd.create_node(node("later"));
+        let c = etcd.create_node(NodeId(6), node("later")).unwrap();
         etcd.record(&c, SimTime::from_secs(601));
         assert_eq!(etcd.compacted_revision(), 5);
         assert!(etcd.changes_since(4).is_none());

@@ -122,7 +122,8 @@ impl Kubelet {
     /// First start: register the node object, then watch pods and start heartbeating.
     pub fn boot(&mut self, ctx: &mut Ctx, heartbeat_phase: SimDuration) {
         self.alive = true;
-        ctx.api.submit(self.client(), Request::CreateNode(Box::new((*self.node).clone())), false, ctx.now, ctx.queue);
+        let register = Request::CreateNode { id: self.node_id, node: Box::new((*self.node).clone()) };
+        ctx.api.submit(self.client(), register, false, ctx.now, ctx.queue);
         ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
         ctx.api.lease_start(self.node_id, ctx.now.add(heartbeat_phase));
     }

@@ -41,6 +41,7 @@ pub enum EventType {
     ReplicaSetCreated,
     ReplicaSetScaled,
     JobCreated,
+    DaemonSetCreated,
     JobComplete,
     JobFailed,
     // Apiserver.
@@ -74,6 +75,7 @@ impl EventType {
             EventType::ReplicaSetCreated => "ReplicaSetCreated",
             EventType::ReplicaSetScaled => "ReplicaSetScaled",
             EventType::JobCreated => "JobCreated",
+            EventType::DaemonSetCreated => "DaemonSetCreated",
             EventType::JobComplete => "JobComplete",
             EventType::JobFailed => "JobFailed",
             EventType::Rejected => "Rejected",

@@ -15,11 +15,19 @@ pub enum Ctl {
     NodeLifecycle,
     TaintEviction,
     PodGc,
+    DaemonSet,
 }
 
 impl Ctl {
-    pub const ALL: [Ctl; 6] =
-        [Ctl::ReplicaSet, Ctl::Deployment, Ctl::Job, Ctl::NodeLifecycle, Ctl::TaintEviction, Ctl::PodGc];
+    pub const ALL: [Ctl; 7] = [
+        Ctl::ReplicaSet,
+        Ctl::Deployment,
+        Ctl::Job,
+        Ctl::NodeLifecycle,
+        Ctl::TaintEviction,
+        Ctl::PodGc,
+        Ctl::DaemonSet,
+    ];
 
     fn index(self) -> usize {
         self as usize

@@ -34,10 +34,10 @@ pub use validation::dns_subdomain as validate_name;
 
 use crate::engine::EventQueue;
 use crate::etcd::{Change, Etcd, Op};
-use crate::model::workload::{DeploymentStatus, ReplicaSetStatus};
+use crate::model::workload::{DaemonSetStatus, DeploymentStatus, ReplicaSetStatus};
 use crate::model::{
-    ConditionStatus, Deployment, DeploymentId, Job, JobId, Kind, Node, NodeId, OwnerRef, PodId, PodPhase, PodReason,
-    PodTemplate, ReplicaSet, ReplicaSetId, Str, Taint, TaintEffect,
+    ConditionStatus, DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Kind, Node, NodeId, OwnerRef, PodId,
+    PodPhase, PodReason, PodTemplate, ReplicaSet, ReplicaSetId, Str, Taint, TaintEffect,
 };
 use crate::recorder::{EventType, Recorder};
 use crate::rng::SimRng;
@@ -110,7 +110,11 @@ pub enum Request {
     RemovePod {
         pod: PodId,
     },
-    CreateNode(Box<Node>),
+    /// A kubelet registers its node; `id` is the machine's index, fixed by the simulator.
+    CreateNode {
+        id: NodeId,
+        node: Box<Node>,
+    },
     NodeReady {
         node: NodeId,
         status: ConditionStatus,
@@ -157,6 +161,12 @@ pub enum Request {
         job: Box<Job>,
         rv: Option<u64>,
     },
+    CreateDaemonSet(Box<DaemonSet>),
+    DaemonSetStatus {
+        id: DaemonSetId,
+        status: DaemonSetStatus,
+        rv: Option<u64>,
+    },
 }
 
 impl Request {
@@ -170,7 +180,8 @@ impl Request {
             | Request::ReplicaSetStatus { rv, .. }
             | Request::UpdateDeployment { rv, .. }
             | Request::DeploymentStatus { rv, .. }
-            | Request::UpdateJob { rv, .. } => Some(rv),
+            | Request::UpdateJob { rv, .. }
+            | Request::DaemonSetStatus { rv, .. } => Some(rv),
             _ => None,
         }
     }
@@ -199,6 +210,7 @@ impl Request {
                 etcd.deployments.get(*id).map(|v| v.resource_version)
             }
             Request::UpdateJob { id, .. } => etcd.jobs.get(*id).map(|v| v.resource_version),
+            Request::DaemonSetStatus { id, .. } => etcd.daemonsets.get(*id).map(|v| v.resource_version),
             _ => None,
         }
     }
@@ -493,7 +505,7 @@ impl ApiServer {
                 self.remove_pod(*pod, io);
                 Ok(())
             }
-            Request::CreateNode(node) => self.create_node(node, io),
+            Request::CreateNode { id, node } => self.create_node(*id, node, io),
             Request::NodeReady { node, status, rv } => self.update_node(*node, *rv, io, |n| {
                 let changed = n.ready != *status;
                 n.ready = *status;
@@ -518,6 +530,8 @@ impl ApiServer {
             Request::DeploymentStatus { id, status, rv } => self.deployment_status(*id, *status, *rv, io),
             Request::CreateJob(job) => self.create_job(job, io),
             Request::UpdateJob { id, job, rv } => self.update_job(*id, job, *rv, io),
+            Request::CreateDaemonSet(ds) => self.create_daemonset(ds, io),
+            Request::DaemonSetStatus { id, status, rv } => self.daemonset_status(*id, *status, *rv, io),
         }
     }
 
@@ -543,7 +557,7 @@ impl ApiServer {
                 self.deliver(SCHEDULER_WATCHER, change.clone(), io.now, io.q);
                 self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
-            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } => {
+            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } | Change::DaemonSet { .. } => {
                 self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
         }
@@ -669,7 +683,7 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         | Request::PodStatus { pod: p, .. }
         | Request::DeletePod { pod: p, .. }
         | Request::RemovePod { pod: p } => (Kind::Pod, pod(p)),
-        Request::CreateNode(n) => (Kind::Node, Some(n.name.clone())),
+        Request::CreateNode { node: n, .. } => (Kind::Node, Some(n.name.clone())),
         Request::NodeReady { node: n, .. } | Request::NodeTaints { node: n, .. } => (Kind::Node, node(n)),
         Request::CreateReplicaSet(r) => (Kind::ReplicaSet, Some(r.name.clone())),
         Request::ScaleReplicaSet { id, .. } | Request::ReplicaSetStatus { id, .. } => {
@@ -683,6 +697,8 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         }
         Request::CreateJob(j) => (Kind::Job, Some(j.name.clone())),
         Request::UpdateJob { job, .. } => (Kind::Job, Some(job.name.clone())),
+        Request::CreateDaemonSet(ds) => (Kind::DaemonSet, Some(ds.name.clone())),
+        Request::DaemonSetStatus { id, .. } => (Kind::DaemonSet, etcd.daemonsets.get(*id).map(|v| v.obj.name.clone())),
     };
     let name = name.unwrap_or_else(|| Arc::from(""));
     rec.event(now, EventType::Rejected, kind, &name, "", format_args!("{msg}"));

@@ -7,7 +7,7 @@ use crate::time::SimTime;
 use std::sync::Arc;
 
 impl ApiServer {
-    pub(super) fn create_node(&mut self, node: &Node, io: &mut Io) -> Result<(), ApiError> {
+    pub(super) fn create_node(&mut self, id: NodeId, node: &Node, io: &mut Io) -> Result<(), ApiError> {
         validation::node(node).map_err(ApiError::Invalid)?;
         if self.etcd.nodes.iter().flatten().any(|n| n.obj.name == node.name) {
             return Err(ApiError::AlreadyExists);
@@ -15,7 +15,7 @@ impl ApiServer {
         let mut node = node.clone();
         node.uid = self.uid();
         node.ready_transition = io.now;
-        let (id, change) = self.etcd.create_node(node);
+        let change = self.etcd.create_node(id, node).ok_or(ApiError::AlreadyExists)?;
         if let Some(n) = self.etcd.node(id).cloned() {
             let zone = n.zone().map(|z| &**z).unwrap_or("");
             record!(io.rec, io.now, NodeAdded, Node, &n.name, &n.name, "ready={} zone={zone}", n.ready.as_str());

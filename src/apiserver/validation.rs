@@ -2,7 +2,7 @@
 //! Scenario files are validated much earlier (with file positions); these checks guard objects that components
 //! create during a run, so a bug or a bad controller input shows up as a `Rejected` event, not a corrupt store.
 
-use crate::model::{Deployment, Job, Node, PodTemplate, ReplicaSet, Resources};
+use crate::model::{DaemonSet, Deployment, Job, Node, PodTemplate, ReplicaSet, Resources};
 
 /// A DNS-1123 subdomain: lowercase alphanumerics, '-' and '.', starting and ending alphanumeric, at most 253.
 pub fn dns_subdomain(name: &str) -> Result<(), String> {
@@ -85,6 +85,17 @@ pub fn deployment(d: &Deployment) -> Result<(), String> {
         return Err("spec.template.metadata.labels: `selector` does not match template `labels`".into());
     }
     pod_template(&d.template)
+}
+
+pub fn daemonset(ds: &DaemonSet) -> Result<(), String> {
+    dns_subdomain(&ds.name)?;
+    if !ds.selector.matches(&ds.template.labels) {
+        return Err("spec.template.metadata.labels: `selector` does not match template `labels`".into());
+    }
+    if ds.template.restart_policy != crate::model::RestartPolicy::Always {
+        return Err("spec.template.spec.restartPolicy: Unsupported value: only \"Always\" is supported".into());
+    }
+    pod_template(&ds.template)
 }
 
 pub fn job(j: &Job) -> Result<(), String> {

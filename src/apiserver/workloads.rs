@@ -1,8 +1,8 @@
 //! Workload handlers: ReplicaSets, Deployments and Jobs.
 
 use super::{ApiError, ApiServer, Io, validation};
-use crate::model::workload::{DeploymentStatus, JobCondition, ReplicaSetStatus};
-use crate::model::{Deployment, DeploymentId, Job, JobId, ReplicaSet, ReplicaSetId};
+use crate::model::workload::{DaemonSetStatus, DeploymentStatus, JobCondition, ReplicaSetStatus};
+use crate::model::{DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, ReplicaSet, ReplicaSetId};
 use crate::record;
 use crate::workload::ActionKind;
 use std::sync::Arc;
@@ -176,6 +176,39 @@ impl ApiServer {
         }
         d.status = status;
         let change = self.etcd.update_deployment(id, d).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn create_daemonset(&mut self, ds: &DaemonSet, io: &mut Io) -> Result<(), ApiError> {
+        validation::daemonset(ds).map_err(ApiError::Invalid)?;
+        if self.etcd.daemonsets.values().any(|x| x.obj.name == ds.name && x.obj.namespace == ds.namespace) {
+            return Err(ApiError::AlreadyExists);
+        }
+        let mut ds = ds.clone();
+        ds.uid = self.uid();
+        ds.created = io.now;
+        record!(io.rec, io.now, DaemonSetCreated, DaemonSet, &ds.name, "");
+        let (_, change) = self.etcd.create_daemonset(ds);
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn daemonset_status(
+        &mut self,
+        id: DaemonSetId,
+        status: DaemonSetStatus,
+        rv: Option<u64>,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let cur = self.etcd.daemonsets.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        if cur.obj.status == status {
+            return Ok(());
+        }
+        let mut ds = (*cur.obj).clone();
+        ds.status = status;
+        let change = self.etcd.update_daemonset(id, ds).ok_or(ApiError::NotFound)?;
         self.fanout(change, io);
         Ok(())
     }

@@ -8,6 +8,7 @@
 //! Controllers: ReplicaSet, Deployment, Job, node lifecycle (heartbeat monitoring, NotReady, NoExecute
 //! taints), taint eviction and pod garbage collection.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod job;
 pub mod node_lifecycle;
@@ -18,7 +19,8 @@ pub mod taint_eviction;
 use crate::apiserver::{Ctl, Response};
 use crate::etcd::{Change, Op};
 use crate::model::{
-    Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PodId, PodSpec, PodState,
+    ReplicaSet, ReplicaSetId,
 };
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
@@ -33,6 +35,7 @@ pub enum CtrlEvent {
     SyncJob(JobId),
     /// A Job's pod-failure back-off ran out.
     JobBackoff(JobId),
+    SyncDaemonSet(DaemonSetId),
     /// Node lifecycle: a monitor pass evaluates `node` (scheduled only where a pass can change something).
     NodeHealth {
         node: NodeId,
@@ -64,12 +67,14 @@ pub struct Informers {
     pub pods: SecondaryMap<PodId, CachedPod>,
     pub pods_by_rs: SecondaryMap<ReplicaSetId, Vec<PodId>>,
     pub pods_by_job: SecondaryMap<JobId, Vec<PodId>>,
+    pub pods_by_ds: SecondaryMap<DaemonSetId, Vec<PodId>>,
     pub pods_by_node: Vec<Vec<PodId>>,
     /// Objects with the `resourceVersion` the informer last saw (for optimistic-concurrency preconditions).
     pub nodes: Vec<Option<(Arc<Node>, u64)>>,
     pub replicasets: SecondaryMap<ReplicaSetId, (Arc<ReplicaSet>, u64)>,
     pub deployments: SecondaryMap<DeploymentId, (Arc<Deployment>, u64)>,
     pub jobs: SecondaryMap<JobId, (Arc<Job>, u64)>,
+    pub daemonsets: SecondaryMap<DaemonSetId, (Arc<DaemonSet>, u64)>,
     /// Terminal pods currently cached (for pod GC).
     pub terminal_pods: u64,
 }
@@ -119,6 +124,11 @@ impl Informers {
                     entry.or_default().push(id);
                 }
             }
+            Some(OwnerRef::DaemonSet(ds)) => {
+                if let Some(entry) = self.pods_by_ds.entry(ds) {
+                    entry.or_default().push(id);
+                }
+            }
             None => {}
         }
         if let Some(n) = node {
@@ -137,6 +147,7 @@ impl Informers {
         match spec.owner {
             Some(OwnerRef::ReplicaSet(rs)) => remove_from(self.pods_by_rs.get_mut(rs), id),
             Some(OwnerRef::Job(job)) => remove_from(self.pods_by_job.get_mut(job), id),
+            Some(OwnerRef::DaemonSet(ds)) => remove_from(self.pods_by_ds.get_mut(ds), id),
             None => {}
         }
         if let Some(n) = node {
@@ -214,6 +225,14 @@ impl Informers {
                     self.jobs.remove(*id);
                 } else {
                     self.jobs.insert(*id, (obj.clone(), *rv));
+                }
+                None
+            }
+            Change::DaemonSet { id, obj, rv, op } => {
+                if *op == Op::Deleted {
+                    self.daemonsets.remove(*id);
+                } else {
+                    self.daemonsets.insert(*id, (obj.clone(), *rv));
                 }
                 None
             }
@@ -339,6 +358,7 @@ pub struct ControllerManager {
     pub replicaset: replicaset::ReplicaSetController,
     pub deployment: deployment::DeploymentController,
     pub job: job::JobController,
+    pub daemonset: daemonset::DaemonSetController,
     pub node_lifecycle: node_lifecycle::NodeLifecycleController,
     pub taint_eviction: taint_eviction::TaintEvictionController,
     pub podgc: podgc::PodGcController,
@@ -351,6 +371,7 @@ impl ControllerManager {
             replicaset: replicaset::ReplicaSetController::default(),
             deployment: deployment::DeploymentController::default(),
             job: job::JobController::default(),
+            daemonset: daemonset::DaemonSetController::default(),
             node_lifecycle: node_lifecycle::NodeLifecycleController::new(timings),
             taint_eviction: taint_eviction::TaintEvictionController::default(),
             podgc: podgc::PodGcController::new(timings),
@@ -366,6 +387,7 @@ impl ControllerManager {
                 match spec.owner {
                     Some(OwnerRef::ReplicaSet(rs)) => self.replicaset.pod_changed(rs, *op, old, state, ctx),
                     Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *id, *op, state, ctx),
+                    Some(OwnerRef::DaemonSet(ds)) => self.daemonset.pod_changed(ds, *op, old, state, ctx),
                     None => {}
                 }
                 self.taint_eviction.pod_changed(inf, *id, spec, state, *op, ctx);
@@ -376,6 +398,7 @@ impl ControllerManager {
             Change::Node { id, node, op, .. } => {
                 self.node_lifecycle.node_changed(inf, *id, node, *op, ctx);
                 self.taint_eviction.node_changed(inf, *id, node, ctx);
+                self.daemonset.node_changed(inf, ctx);
             }
             Change::ReplicaSet { id, obj, .. } => {
                 self.replicaset.enqueue(*id, ctx);
@@ -385,6 +408,7 @@ impl ControllerManager {
             }
             Change::Deployment { id, .. } => self.deployment.enqueue(*id, ctx),
             Change::Job { id, .. } => self.job.enqueue(*id, ctx),
+            Change::DaemonSet { id, .. } => self.daemonset.enqueue(*id, ctx),
         }
     }
 
@@ -395,6 +419,7 @@ impl ControllerManager {
             CtrlEvent::SyncDeployment(id) => self.deployment.sync(inf, id, ctx),
             CtrlEvent::SyncJob(id) => self.job.sync(inf, id, ctx),
             CtrlEvent::JobBackoff(id) => self.job.backoff_done(id, ctx),
+            CtrlEvent::SyncDaemonSet(id) => self.daemonset.sync(inf, id, ctx),
             CtrlEvent::NodeHealth { node, token } => self.node_lifecycle.health_check(inf, node, token, ctx),
             CtrlEvent::TainterTick => self.node_lifecycle.tainter_tick(inf, ctx),
             CtrlEvent::Evict { pod, token } => self.taint_eviction.evict(inf, pod, token, ctx),
@@ -408,6 +433,7 @@ impl ControllerManager {
             Ctl::Job => self.job.on_response(resp, ctx),
             Ctl::ReplicaSet => self.replicaset.on_response(&self.informers, resp, ctx),
             Ctl::Deployment => self.deployment.on_response(resp, ctx),
+            Ctl::DaemonSet => self.daemonset.on_response(resp, ctx),
             Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::PodGc => {}
         }
     }

@@ -141,6 +141,54 @@ impl NodeSelectorRequirement {
     }
 }
 
+/// A node selector term: `matchExpressions` on labels AND `matchFields` (only `metadata.name` exists) all hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeSelectorTerm {
+    pub match_expressions: Vec<NodeSelectorRequirement>,
+    /// Requirements on fields; the key is `metadata.name`.
+    pub match_fields: Vec<NodeSelectorRequirement>,
+}
+
+impl NodeSelectorTerm {
+    /// Upstream: a term with no requirements matches nothing.
+    pub fn matches(&self, node_name: &str, labels: &Labels) -> bool {
+        if self.match_expressions.is_empty() && self.match_fields.is_empty() {
+            return false;
+        }
+        let fields = Labels::from_pairs([(super::s("metadata.name"), super::s(node_name))]);
+        self.match_expressions.iter().all(|r| r.matches(labels)) && self.match_fields.iter().all(|r| r.matches(&fields))
+    }
+}
+
+/// `requiredDuringSchedulingIgnoredDuringExecution`: the terms are ORed. `None` requires nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeAffinity {
+    pub required: Option<Vec<NodeSelectorTerm>>,
+}
+
+impl NodeAffinity {
+    pub fn required_matches(&self, node_name: &str, labels: &Labels) -> bool {
+        match &self.required {
+            None => true,
+            Some(terms) => terms.iter().any(|t| t.matches(node_name, labels)),
+        }
+    }
+
+    /// The affinity pinning a pod to one node (how DaemonSet pods are placed: `matchFields metadata.name In`).
+    pub fn to_node(name: super::Str) -> NodeAffinity {
+        NodeAffinity {
+            required: Some(vec![NodeSelectorTerm {
+                match_expressions: vec![],
+                match_fields: vec![NodeSelectorRequirement {
+                    key: super::s("metadata.name"),
+                    op: NodeSelectorOp::In,
+                    values: vec![name],
+                }],
+            }]),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +218,17 @@ mod tests {
         };
         assert!(sel.matches(&l));
         assert!(LabelSelector::default().matches(&Labels::new()));
+    }
+
+    #[test]
+    fn node_affinity_terms() {
+        let l = labels(&[("zone", "a")]);
+        let pinned = NodeAffinity::to_node(s("n1"));
+        assert!(pinned.required_matches("n1", &l));
+        assert!(!pinned.required_matches("n2", &l));
+        assert!(NodeAffinity::default().required_matches("any", &l));
+        let empty_term = NodeAffinity { required: Some(vec![NodeSelectorTerm::default()]) };
+        assert!(!empty_term.required_matches("n1", &l), "an empty term matches nothing");
     }
 
     #[test]

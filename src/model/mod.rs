@@ -14,7 +14,10 @@ pub mod resources;
 pub mod taints;
 pub mod workload;
 
-pub use labels::{LabelSelector, Labels, NodeSelectorOp, NodeSelectorRequirement, SelectorOp, SelectorRequirement};
+pub use labels::{
+    LabelSelector, Labels, NodeAffinity, NodeSelectorOp, NodeSelectorRequirement, NodeSelectorTerm, SelectorOp,
+    SelectorRequirement,
+};
 pub use node::{ConditionStatus, Node, NodeId};
 pub use pod::{
     Container, ExitModel, OwnerRef, PodId, PodPhase, PodReason, PodSpec, PodState, PodTemplate, PreemptionPolicy,
@@ -22,7 +25,9 @@ pub use pod::{
 };
 pub use resources::Resources;
 pub use taints::{Taint, TaintEffect, Toleration, TolerationOp};
-pub use workload::{Deployment, DeploymentId, IntOrPercent, Job, JobId, ReplicaSet, ReplicaSetId};
+pub use workload::{
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, IntOrPercent, Job, JobId, ReplicaSet, ReplicaSetId,
+};
 
 use std::sync::Arc;
 
@@ -42,6 +47,7 @@ pub enum Kind {
     ReplicaSet,
     Deployment,
     Job,
+    DaemonSet,
     /// Not an API kind: rows about injected faults.
     Fault,
 }
@@ -54,6 +60,7 @@ impl Kind {
             Kind::ReplicaSet => "ReplicaSet",
             Kind::Deployment => "Deployment",
             Kind::Job => "Job",
+            Kind::DaemonSet => "DaemonSet",
             Kind::Fault => "Fault",
         }
     }

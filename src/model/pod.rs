@@ -1,6 +1,6 @@
 //! Pods: the immutable [`PodSpec`] (shared), the per-workload [`PodTemplate`] and the mutable [`PodState`].
 
-use super::{JobId, Labels, NodeId, ReplicaSetId, Resources, Str, Toleration};
+use super::{JobId, Labels, NodeAffinity, NodeId, ReplicaSetId, Resources, Str, Toleration};
 use crate::dist::Dist;
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
@@ -87,6 +87,8 @@ pub struct PodTemplate {
     pub priority_class_name: Option<Str>,
     pub preemption_policy: PreemptionPolicy,
     pub node_selector: Labels,
+    /// `spec.affinity.nodeAffinity` (required terms).
+    pub node_affinity: NodeAffinity,
     /// `spec.nodeName` set by the user (bypasses the scheduler's choice; the NodeName filter enforces it).
     pub node_name: Option<Str>,
     pub tolerations: Vec<Toleration>,
@@ -136,6 +138,7 @@ impl PodTemplate {
 pub enum OwnerRef {
     ReplicaSet(ReplicaSetId),
     Job(JobId),
+    DaemonSet(super::DaemonSetId),
 }
 
 /// The immutable part of one pod.
@@ -292,6 +295,7 @@ mod tests {
             priority_class_name: None,
             preemption_policy: PreemptionPolicy::PreemptLowerPriority,
             node_selector: Labels::new(),
+            node_affinity: NodeAffinity::default(),
             node_name: None,
             tolerations: Vec::new(),
             restart_policy: RestartPolicy::Always,

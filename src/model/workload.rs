@@ -8,6 +8,31 @@ slotmap::new_key_type! {
     pub struct ReplicaSetId;
     pub struct DeploymentId;
     pub struct JobId;
+    pub struct DaemonSetId;
+}
+
+/// A DaemonSet: one pod on every node its template fits.
+#[derive(Clone, Debug)]
+pub struct DaemonSet {
+    pub name: Str,
+    pub namespace: Str,
+    pub uid: u64,
+    pub workload_index: u32,
+    pub selector: LabelSelector,
+    pub template: Arc<PodTemplate>,
+    pub created: SimTime,
+    pub status: DaemonSetStatus,
+}
+
+/// `status` of a DaemonSet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DaemonSetStatus {
+    /// Nodes that should run the daemon pod (`desiredNumberScheduled`).
+    pub desired: i32,
+    /// Nodes running (or starting) one (`currentNumberScheduled`).
+    pub current: i32,
+    /// Of those, ready (`numberReady`).
+    pub ready: i32,
 }
 
 /// An integer or a percentage (`maxSurge`, `maxUnavailable`).

@@ -690,6 +690,7 @@ impl<'a> Compiler<'a> {
             priority_class_name,
             preemption_policy: PreemptionPolicy::PreemptLowerPriority,
             node_selector,
+            node_affinity: Default::default(),
             node_name: e.node_name.as_ref().map(|n| s(n.get_ref())),
             tolerations,
             restart_policy,

@@ -241,7 +241,7 @@ impl Scheduler {
                 }
                 self.move_all_unschedulable(ctx);
             }
-            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } => {}
+            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } | Change::DaemonSet { .. } => {}
         }
     }
 

@@ -1,8 +1,7 @@
-//! **NodeAffinity** (filter): the pod's `nodeSelector` must be a subset of the node's labels. This is how
-//! workloads pin themselves to zones, pools or hardware. Rejection is UnschedulableAndUnresolvable.
-//! PreFilter skips the plugin for pods without a selector.
-//!
-//! Required and preferred `nodeAffinity` terms are added with the faithful scheduler (issue 4).
+//! **NodeAffinity** (filter): the pod's `nodeSelector` must be a subset of the node's labels, and one of its
+//! required node-affinity terms (if any) must match the node (`matchExpressions` on labels, `matchFields` on
+//! the node name: how DaemonSet pods are pinned). This is how workloads pin themselves to zones, pools or
+//! hardware. Rejection is UnschedulableAndUnresolvable. PreFilter skips the plugin for pods with neither.
 
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{Code, CycleState, Filter, Plugin, PodCtx, PreFilter, PreResult, Reason, Verdict};
@@ -24,13 +23,20 @@ impl Plugin for NodeAffinity {
 
 impl PreFilter for NodeAffinity {
     fn pre_filter(&self, _: &mut CycleState, pod: &PodCtx) -> PreResult {
-        if pod.spec.template.node_selector.is_empty() { PreResult::Skip } else { PreResult::Proceed }
+        let t = &pod.spec.template;
+        if t.node_selector.is_empty() && t.node_affinity.required.is_none() {
+            PreResult::Skip
+        } else {
+            PreResult::Proceed
+        }
     }
 }
 
 impl Filter for NodeAffinity {
     fn filter(&self, _: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict {
-        if node.node.labels.contains_all(&pod.spec.template.node_selector) {
+        let t = &pod.spec.template;
+        let labels = &node.node.labels;
+        if labels.contains_all(&t.node_selector) && t.node_affinity.required_matches(&node.node.name, labels) {
             return Verdict::Pass;
         }
         if let Some(why) = why {

@@ -62,6 +62,7 @@ fn template(containers: Vec<Container>) -> PodTemplate {
         priority_class_name: None,
         preemption_policy: PreemptionPolicy::PreemptLowerPriority,
         node_selector: Labels::new(),
+        node_affinity: Default::default(),
         node_name: None,
         tolerations: vec![],
         restart_policy: RestartPolicy::Always,
