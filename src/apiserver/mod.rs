@@ -70,6 +70,7 @@ pub struct PodStatusPatch {
     pub restart_count: Option<u32>,
     pub reason: Option<PodReason>,
     pub exit_code: Option<i32>,
+    pub finished_at: Option<SimTime>,
 }
 
 /// A write request.
@@ -484,6 +485,9 @@ impl ApiServer {
         if let Some(c) = patch.exit_code {
             state.exit_code = c;
         }
+        if let Some(t) = patch.finished_at {
+            state.finished_at = Some(t);
+        }
         if state == old {
             return Ok(());
         }
@@ -512,6 +516,9 @@ impl ApiServer {
             if state.phase.is_terminal() {
                 rec.metrics.pod_released(&spec, old, now);
             }
+        }
+        if state.ready && !old.ready {
+            record!(rec, now, PodReady, Pod, &spec.name, &node_name);
         }
         self.fanout(change, now, q);
         Ok(())

@@ -219,6 +219,11 @@ impl<K: slotmap::Key> WorkQueue<K> {
         self.dirty.insert(key, ()).is_none()
     }
 
+    /// Whether `key` is marked and its sync has not run yet.
+    pub fn is_queued(&self, key: K) -> bool {
+        self.dirty.contains_key(key)
+    }
+
     /// Called when the sync runs.
     pub fn done(&mut self, key: K) {
         self.dirty.remove(key);
@@ -257,7 +262,7 @@ impl ControllerManager {
             Change::Pod { id, spec, state, op } => {
                 match spec.owner {
                     Some(OwnerRef::ReplicaSet(rs)) => self.replicaset.pod_changed(rs, *op, old, state, ctx),
-                    Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *id, *op, state, ctx),
+                    Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *id, *op, spec, state, ctx),
                     None => {}
                 }
                 self.taint_eviction.pod_changed(inf, *id, spec, state, *op, ctx);
@@ -276,7 +281,7 @@ impl ControllerManager {
                 }
             }
             Change::Deployment { id, .. } => self.deployment.enqueue(*id, ctx),
-            Change::Job { id, .. } => self.job.enqueue(*id, ctx),
+            Change::Job { id, op, .. } => self.job.job_changed(*id, *op, ctx),
         }
     }
 
@@ -285,7 +290,7 @@ impl ControllerManager {
         match ev {
             CtrlEvent::SyncReplicaSet(id) => self.replicaset.sync(inf, id, ctx),
             CtrlEvent::SyncDeployment(id) => self.deployment.sync(inf, id, ctx),
-            CtrlEvent::SyncJob(id) => self.job.sync(inf, id, ctx),
+            CtrlEvent::SyncJob(id) => self.job.sync_event(inf, id, ctx),
             CtrlEvent::NodeHealth { node, token } => self.node_lifecycle.health_check(inf, node, token, ctx),
             CtrlEvent::TainterTick => self.node_lifecycle.tainter_tick(inf, ctx),
             CtrlEvent::Evict { pod, token } => self.taint_eviction.evict(inf, pod, token, ctx),

@@ -95,6 +95,10 @@ pub struct PodTemplate {
     pub scheduler_name: Str,
     pub run: RunModel,
     pub exit: ExitModel,
+    /// How long after its containers start the pod turns Ready. A *model* of the readiness probe: upstream, a pod
+    /// with a readiness probe is Ready at the first successful probe after `initialDelaySeconds`, on the probe's
+    /// `periodSeconds` grid; a pod without one is Ready as soon as its containers run (zero here).
+    pub readiness_delay: SimDuration,
     /// Derived: the pod's effective request, `max(Σ containers, max(init containers))`.
     pub requests: Resources,
     /// Derived: CPU request for scoring, with the 100m default for containers that omit it.
@@ -239,6 +243,10 @@ pub struct PodState {
     pub reason: PodReason,
     /// Exit code of the last finished run (meaningful for terminal pods).
     pub exit_code: i32,
+    /// When the pod's containers finished, set by the kubelet with a terminal phase (upstream: the latest
+    /// `state.terminated.finishedAt` of its container statuses). The Job controller counts its pod-failure
+    /// back-off from it.
+    pub finished_at: Option<SimTime>,
 }
 
 impl PodState {
@@ -253,6 +261,7 @@ impl PodState {
             resource_version: 0,
             reason: PodReason::None,
             exit_code: 0,
+            finished_at: None,
         }
     }
 
@@ -299,12 +308,19 @@ mod tests {
             scheduler_name: s("default-scheduler"),
             run: RunModel::Forever,
             exit: ExitModel::default(),
+            readiness_delay: SimDuration::ZERO,
             requests: Resources::default(),
             nonzero_cpu_millis: 0,
             nonzero_memory_bytes: 0,
         };
         t.finalize();
         t
+    }
+
+    #[test]
+    fn pod_state_stays_small() {
+        // Every watch event copies it: keep it within 72 bytes (the finish time took it past 64).
+        assert!(std::mem::size_of::<PodState>() <= 72, "{}", std::mem::size_of::<PodState>());
     }
 
     #[test]
