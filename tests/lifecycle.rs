@@ -313,9 +313,9 @@ template = { image = "app:latest", requests = { cpu = "100m" }, run = { dist = "
     let good_exit = running_of("good-0").add(secs(30));
     assert_eq!(succeeded[0].time, good_exit.add(lat));
     let bad = pod_state(&sim, "bad-");
-    assert_eq!((bad.phase, bad.exit_code, bad.finished_at, bad.ready), (PodPhase::Failed, 42, Some(bad_exit), false));
+    assert_eq!((bad.phase, bad.exit_code, bad.finished(), bad.ready), (PodPhase::Failed, 42, Some(bad_exit), false));
     let good = pod_state(&sim, "good-");
-    assert_eq!((good.phase, good.exit_code, good.finished_at), (PodPhase::Succeeded, 0, Some(good_exit)));
+    assert_eq!((good.phase, good.exit_code, good.finished()), (PodPhase::Succeeded, 0, Some(good_exit)));
 }
 
 #[test]

@@ -486,7 +486,7 @@ impl ApiServer {
             state.exit_code = c;
         }
         if let Some(t) = patch.finished_at {
-            state.finished_at = Some(t);
+            state.finished_at = t;
         }
         if state == old {
             return Ok(());

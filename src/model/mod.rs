@@ -4,7 +4,7 @@
 //! (name, owner, containers, constraints) live in an [`Arc`]-shared [`PodSpec`] whose bulky part, the
 //! [`PodTemplate`], is shared by every pod of a workload; the parts that change (phase, node, readiness,
 //! deletion) are a small `Copy` [`PodState`]. A watch event therefore costs a reference-count increment and a
-//! 72-byte copy, never an allocation. Cluster-scoped objects that change rarely (nodes, workloads) are stored as
+//! 64-byte copy, never an allocation. Cluster-scoped objects that change rarely (nodes, workloads) are stored as
 //! `Arc<T>` and replaced copy-on-write.
 
 pub mod labels;

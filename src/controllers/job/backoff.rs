@@ -43,7 +43,7 @@ pub fn failure_backoff(failures: u32) -> SimDuration {
 /// when the controller saw it go, where upstream's tracking finalizer would have kept a `deletionTimestamp`
 /// one watch latency earlier.
 pub fn finished_time(spec: &PodSpec, state: &PodState, observed: SimTime) -> SimTime {
-    if let Some(t) = state.finished_at {
+    if let Some(t) = state.finished() {
         return t;
     }
     if let Some(deadline) = state.deletion {
