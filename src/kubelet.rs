@@ -3,27 +3,29 @@
 //! A kubelet learns of the pods bound to its node through its own watch (`spec.nodeName=<node>`), admits them
 //! against the node's allocatable (rejecting as `OutOfcpu`/`OutOfmemory`/`OutOfpods` where the real kubelet
 //! would), pulls missing images one at a time into the node's image cache, starts the containers, reports
-//! `Running`, and when the run modelled for the pod ends, reports the exit and applies `restartPolicy` (restarting
-//! with CrashLoopBackOff when the policy says so). Deleted pods are stopped and finally removed.
+//! `Running` (and `Ready` once the template's readiness delay has passed), and when the run modelled for the pod
+//! ends, reports the exit and applies `restartPolicy`: a terminal phase with the exit code and finish time, or a
+//! restart after the CrashLoopBackOff wait ([`backoff`]). Deleted pods are stopped and finally removed.
 //!
-//! A crashed kubelet loses its containers and stops heartbeating; when it comes back it relists its pods.
+//! Each transition is one status write: Running, Ready, an exit (not ready, with its exit code), a restart
+//! (the new restart count), a terminal phase.
+//!
+//! A crashed kubelet loses its containers (and its in-memory back-off entries) and stops heartbeating; when it
+//! comes back it relists its pods.
+
+pub mod backoff;
 
 use crate::apiserver::{Client, PodStatusPatch, Request};
 use crate::etcd::{Change, Op};
 use crate::model::{
     Node, NodeId, PodId, PodPhase, PodReason, PodSpec, PodState, Resources, RestartPolicy, RunModel, Str,
 };
+use crate::record;
 use crate::rng::{SimRng, Stream};
 use crate::sim::{Ctx, Event};
-use crate::time::{SimDuration, SimTime};
+use crate::time::{Secs, SimDuration, SimTime};
+use backoff::CrashLoopBackOff;
 use std::sync::Arc;
-
-/// CrashLoopBackOff: first delay 10 s, doubling (`pkg/kubelet/kubelet.go`).
-const BACKOFF_INITIAL: SimDuration = SimDuration::from_secs(10);
-/// CrashLoopBackOff cap (`MaxContainerBackOff`): 300 s.
-const BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
-/// A container that ran this long since its last restart resets the back-off (2 x the cap).
-const BACKOFF_RESET: SimDuration = SimDuration::from_secs(600);
 
 /// Kubelet events. `token` identifies the step a timer was set for; a mismatch means the timer is stale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum KubeletEvent {
     ImagesReady { pod: PodId, token: u32 },
     /// Containers started: report Running.
     Started { pod: PodId, token: u32 },
+    /// The readiness delay after the start passed: report Ready.
+    Ready { pod: PodId, token: u32 },
     /// The run ended: report the exit.
     Exited { pod: PodId, token: u32 },
     /// The back-off after a crash ended: start again.
@@ -58,9 +62,10 @@ struct KubePod {
     /// Runs started so far (the first run is 0).
     runs: u32,
     restarts: u32,
-    started_at: SimTime,
-    /// The current CrashLoopBackOff delay (zero before the first crash).
-    backoff: SimDuration,
+    /// When the last run exited, and with which code (for the restart that follows).
+    exited_at: SimTime,
+    exit_code: i32,
+    backoff: CrashLoopBackOff,
     holds_resources: bool,
 }
 
@@ -195,6 +200,7 @@ impl Kubelet {
                 ready: Some(false),
                 reason: Some(PodReason::Error),
                 exit_code: Some(137),
+                finished_at: Some(ctx.now),
                 ..Default::default()
             };
             ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch, rv: None }, false, ctx.now, ctx.queue);
@@ -215,7 +221,13 @@ impl Kubelet {
             None
         };
         if let Some(reason) = reject {
-            let patch = PodStatusPatch { phase: Some(PodPhase::Failed), reason: Some(reason), ..Default::default() };
+            // No container ran; upstream's finish-time lookup falls back to the Ready=False transition, now.
+            let patch = PodStatusPatch {
+                phase: Some(PodPhase::Failed),
+                reason: Some(reason),
+                finished_at: Some(ctx.now),
+                ..Default::default()
+            };
             ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch, rv: None }, false, ctx.now, ctx.queue);
             return;
         }
@@ -229,8 +241,9 @@ impl Kubelet {
             token: 0,
             runs: restarts,
             restarts,
-            started_at: ctx.now,
-            backoff: SimDuration::ZERO,
+            exited_at: ctx.now,
+            exit_code: 0,
+            backoff: CrashLoopBackOff::default(),
             holds_resources: true,
         });
         let i = self.pods.len() - 1;
@@ -271,6 +284,7 @@ impl Kubelet {
         let (pod, token) = match ev {
             KubeletEvent::ImagesReady { pod, token }
             | KubeletEvent::Started { pod, token }
+            | KubeletEvent::Ready { pod, token }
             | KubeletEvent::Exited { pod, token }
             | KubeletEvent::Restart { pod, token }
             | KubeletEvent::Stopped { pod, token } => (pod, token),
@@ -280,15 +294,13 @@ impl Kubelet {
             return;
         }
         match ev {
-            KubeletEvent::ImagesReady { .. } | KubeletEvent::Restart { .. } => {
-                let start_latency = ctx.api.timings().container_start_latency;
-                let token = self.token();
-                let p = &mut self.pods[i];
-                p.phase = Phase::Starting;
-                p.token = token;
-                self.at(ctx, ctx.now.add(start_latency), KubeletEvent::Started { pod, token });
-            }
+            KubeletEvent::ImagesReady { .. } => self.start(i, ctx),
+            KubeletEvent::Restart { .. } => self.restart_container(i, ctx),
             KubeletEvent::Started { .. } => self.started(i, ctx),
+            KubeletEvent::Ready { .. } => {
+                let patch = PodStatusPatch { ready: Some(true), ..Default::default() };
+                ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
+            }
             KubeletEvent::Exited { .. } => self.exited(i, ctx),
             KubeletEvent::Stopped { .. } => {
                 self.pods[i].phase = Phase::Done;
@@ -298,16 +310,51 @@ impl Kubelet {
         }
     }
 
+    /// Creates and starts the pod's containers; they run after the start latency.
+    fn start(&mut self, i: usize, ctx: &mut Ctx) {
+        let start_latency = ctx.api.timings().container_start_latency;
+        let token = self.token();
+        let p = &mut self.pods[i];
+        p.phase = Phase::Starting;
+        p.token = token;
+        let pod = p.id;
+        self.at(ctx, ctx.now.add(start_latency), KubeletEvent::Started { pod, token });
+    }
+
+    /// The CrashLoopBackOff wait is over: the container is restarted (`Next` on its back-off entry), and the
+    /// kubelet posts a `ContainerRestarted` event, as it posts `Started`/`BackOff` events upstream.
+    fn restart_container(&mut self, i: usize, ctx: &mut Ctx) {
+        let p = &mut self.pods[i];
+        p.backoff.next(p.exited_at, ctx.now);
+        p.runs += 1;
+        p.restarts += 1;
+        let waited = ctx.now.since(p.exited_at);
+        record!(
+            ctx.rec,
+            ctx.now,
+            ContainerRestarted,
+            Pod,
+            &p.spec.name,
+            &self.node.name,
+            "restart_count={} backoff_s={} exit_code={}",
+            p.restarts,
+            Secs(waited.micros()),
+            p.exit_code
+        );
+        self.start(i, ctx);
+    }
+
     fn started(&mut self, i: usize, ctx: &mut Ctx) {
         let token = self.token();
         let seed = self.seed;
         let p = &mut self.pods[i];
         p.phase = Phase::Running;
         p.token = token;
-        p.started_at = ctx.now;
+        let readiness_delay = p.spec.template.readiness_delay;
+        // A restart resets readiness: the pod is Ready again `readiness_delay` after each start.
         let patch = PodStatusPatch {
             phase: Some(PodPhase::Running),
-            ready: Some(true),
+            ready: Some(readiness_delay == SimDuration::ZERO),
             restart_count: Some(p.restarts),
             ..Default::default()
         };
@@ -321,6 +368,10 @@ impl Kubelet {
             }
         };
         ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
+        if readiness_delay > SimDuration::ZERO {
+            // Same token as the exit: an exit before the delay makes this timer stale.
+            self.at(ctx, ctx.now.add(readiness_delay), KubeletEvent::Ready { pod, token });
+        }
         if let Some(d) = run {
             self.at(ctx, ctx.now.add(d), KubeletEvent::Exited { pod, token });
         }
@@ -333,6 +384,7 @@ impl Kubelet {
         let mut rng = SimRng::keyed(seed, Stream::Workload, p.spec.rng_key ^ (u64::from(p.runs) << 48));
         let failed = rng.chance(exit.failure_probability);
         let exit_code = if failed { exit.failure_exit_code } else { 0 };
+        // `getPhase`: Always restarts every exit, OnFailure only failed ones, Never none.
         let restart = match p.spec.template.restart_policy {
             RestartPolicy::Always => true,
             RestartPolicy::OnFailure => failed,
@@ -347,28 +399,23 @@ impl Kubelet {
                 ready: Some(false),
                 reason: failed.then_some(PodReason::Error),
                 exit_code: Some(exit_code),
+                finished_at: Some(ctx.now),
                 ..Default::default()
             };
             ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
             self.release(i);
             return;
         }
-        // CrashLoopBackOff: the first restart is immediate; later ones wait 10 s doubling to 300 s. A container
-        // that ran longer than 10 minutes since its last restart starts over.
-        if ctx.now.since(p.started_at) > BACKOFF_RESET {
-            p.backoff = SimDuration::ZERO;
-        }
-        let delay = p.backoff;
-        p.backoff =
-            if p.backoff == SimDuration::ZERO { BACKOFF_INITIAL } else { p.backoff.saturating_mul(2).min(BACKOFF_MAX) };
-        p.runs += 1;
-        p.restarts += 1;
+        // The container waits in CrashLoopBackOff (not ready) until the back-off lets it restart.
+        p.exited_at = ctx.now;
+        p.exit_code = exit_code;
         p.phase = Phase::BackingOff;
+        let restart_at = p.backoff.restart_at(ctx.now);
         let patch = PodStatusPatch { ready: Some(false), exit_code: Some(exit_code), ..Default::default() };
         ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
         let token = self.token();
         self.pods[i].token = token;
-        self.at(ctx, ctx.now.add(delay), KubeletEvent::Restart { pod, token });
+        self.at(ctx, restart_at, KubeletEvent::Restart { pod, token });
     }
 
     /// Graceful termination: containers get SIGTERM, exit after their stop latency (at most the grace period),

@@ -113,16 +113,28 @@ pub fn format_secs(us: u64) -> String {
 /// Appends [`format_secs`] of `us` to `out` without allocating a new string.
 pub fn write_secs(out: &mut String, us: u64) {
     use std::fmt::Write;
-    let whole = us / MICROS_PER_S;
-    let mut frac = us % MICROS_PER_S;
-    let _ = write!(out, "{whole}");
-    if frac != 0 {
-        let mut digits = 6;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            digits -= 1;
+    let _ = write!(out, "{}", Secs(us));
+}
+
+/// Displays microseconds as [`format_secs`] does, without allocating: for `key=value` details of `events.csv`
+/// rows, which are formatted lazily.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Secs(pub u64);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / MICROS_PER_S;
+        let mut frac = self.0 % MICROS_PER_S;
+        write!(f, "{whole}")?;
+        if frac != 0 {
+            let mut digits = 6;
+            while frac.is_multiple_of(10) {
+                frac /= 10;
+                digits -= 1;
+            }
+            write!(f, ".{frac:0digits$}")?;
         }
-        let _ = write!(out, ".{frac:0digits$}");
+        Ok(())
     }
 }
 

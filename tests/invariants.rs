@@ -1,5 +1,6 @@
-//! Property test: random small scenarios (node pools with taints, Deployments, Jobs, arrivals, node crashes with
-//! and without recovery) keep every invariant after every single event, and time never goes back.
+//! Property test: random small scenarios (node pools with taints, Deployments, some of them crash-looping, with
+//! readiness delays, Jobs, arrivals, node crashes with and without recovery) keep every invariant after every
+//! single event, and time never goes back.
 //! On failure, proptest prints the generated scenario TOML; paste it into a file to replay with `kubesim run`.
 
 use kubesim::invariants;
@@ -27,6 +28,9 @@ struct Workload {
     memory_mi: u32,
     tolerates: bool,
     pool_selector: Option<usize>,
+    /// Crash-looping: each run lasts this many seconds and fails.
+    crash_run_s: Option<u32>,
+    readiness_s: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +100,10 @@ impl Spec {
             if let Some(p) = d.pool_selector {
                 let _ = writeln!(t, "node_selector = {{ \"kubesim.io/pool\" = \"p{}\" }}", p % self.pools.len());
             }
+            if let Some(run_s) = d.crash_run_s {
+                let _ = writeln!(t, "run = {{ dist = \"fixed\", value = \"{run_s}s\" }}\nfailure_probability = 1.0");
+            }
+            let _ = writeln!(t, "readiness_delay = \"{}s\"", d.readiness_s);
             t.push('\n');
         }
         for (i, j) in self.jobs.iter().enumerate() {
@@ -135,15 +143,24 @@ fn pool() -> impl Strategy<Value = Pool> {
 }
 
 fn deployment() -> impl Strategy<Value = Workload> {
-    (0u32..=10, 1u32..=30, 1u32..=32, any::<bool>(), prop::option::weighted(0.3, 0usize..3)).prop_map(
-        |(replicas, cpu, mem, tolerates, pool_selector)| Workload {
+    (
+        0u32..=10,
+        1u32..=30,
+        1u32..=32,
+        any::<bool>(),
+        prop::option::weighted(0.3, 0usize..3),
+        prop::option::weighted(0.3, 1u32..=900),
+        0u32..=20,
+    )
+        .prop_map(|(replicas, cpu, mem, tolerates, pool_selector, crash_run_s, readiness_s)| Workload {
             replicas,
             cpu_millis: cpu * 100,
             memory_mi: mem * 128,
             tolerates,
             pool_selector,
-        },
-    )
+            crash_run_s,
+            readiness_s,
+        })
 }
 
 fn job() -> impl Strategy<Value = JobW> {
@@ -221,6 +238,8 @@ fn crash_without_recovery_on_a_full_cluster() {
             memory_mi: 512,
             tolerates: false,
             pool_selector: None,
+            crash_run_s: None,
+            readiness_s: 0,
         }],
         jobs: vec![],
         arrival_rate: None,

@@ -82,6 +82,7 @@ pub struct PodStatusPatch {
     pub restart_count: Option<u32>,
     pub reason: Option<PodReason>,
     pub exit_code: Option<i32>,
+    pub finished_at: Option<SimTime>,
 }
 
 /// A write request. `rv` fields are optimistic-concurrency preconditions: the `resourceVersion` the client

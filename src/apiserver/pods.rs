@@ -96,6 +96,9 @@ impl ApiServer {
         if let Some(c) = patch.exit_code {
             state.exit_code = c;
         }
+        if let Some(t) = patch.finished_at {
+            state.finished_at = t;
+        }
         if state == old {
             return Ok(());
         }
@@ -125,6 +128,9 @@ impl ApiServer {
             if state.phase.is_terminal() {
                 rec.metrics.pod_released(&spec, old, now);
             }
+        }
+        if state.ready && !old.ready {
+            record!(io.rec, io.now, PodReady, Pod, &spec.name, &node_name);
         }
         self.fanout(change, io);
         Ok(())

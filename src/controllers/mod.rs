@@ -33,8 +33,6 @@ pub enum CtrlEvent {
     SyncReplicaSet(ReplicaSetId),
     SyncDeployment(DeploymentId),
     SyncJob(JobId),
-    /// A Job's pod-failure back-off ran out.
-    JobBackoff(JobId),
     SyncDaemonSet(DaemonSetId),
     /// Node lifecycle: a monitor pass evaluates `node` (scheduled only where a pass can change something).
     NodeHealth {
@@ -273,6 +271,11 @@ pub fn requeue_backoff(failures: u32) -> SimDuration {
 }
 
 impl<K: slotmap::Key> WorkQueue<K> {
+    /// Marks `key` dirty without scheduling (a delayed sync is firing).
+    pub fn mark(&mut self, key: K) {
+        self.dirty.insert(key, ());
+    }
+
     /// Marks `key` dirty; returns true when the caller must schedule a sync now.
     pub fn add(&mut self, key: K) -> bool {
         self.dirty.insert(key, ());
@@ -386,7 +389,7 @@ impl ControllerManager {
             Change::Pod { id, spec, state, op } => {
                 match spec.owner {
                     Some(OwnerRef::ReplicaSet(rs)) => self.replicaset.pod_changed(rs, *op, old, state, ctx),
-                    Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *id, *op, state, ctx),
+                    Some(OwnerRef::Job(job)) => self.job.pod_changed(job, *id, *op, spec, state, ctx),
                     Some(OwnerRef::DaemonSet(ds)) => self.daemonset.pod_changed(ds, *op, old, state, ctx),
                     None => {}
                 }
@@ -407,7 +410,7 @@ impl ControllerManager {
                 }
             }
             Change::Deployment { id, .. } => self.deployment.enqueue(*id, ctx),
-            Change::Job { id, .. } => self.job.enqueue(*id, ctx),
+            Change::Job { id, op, .. } => self.job.job_changed(*id, *op, ctx),
             Change::DaemonSet { id, .. } => self.daemonset.enqueue(*id, ctx),
         }
     }
@@ -417,8 +420,7 @@ impl ControllerManager {
         match ev {
             CtrlEvent::SyncReplicaSet(id) => self.replicaset.sync(inf, id, ctx),
             CtrlEvent::SyncDeployment(id) => self.deployment.sync(inf, id, ctx),
-            CtrlEvent::SyncJob(id) => self.job.sync(inf, id, ctx),
-            CtrlEvent::JobBackoff(id) => self.job.backoff_done(id, ctx),
+            CtrlEvent::SyncJob(id) => self.job.sync_event(inf, id, ctx),
             CtrlEvent::SyncDaemonSet(id) => self.daemonset.sync(inf, id, ctx),
             CtrlEvent::NodeHealth { node, token } => self.node_lifecycle.health_check(inf, node, token, ctx),
             CtrlEvent::TainterTick => self.node_lifecycle.tainter_tick(inf, ctx),

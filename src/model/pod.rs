@@ -97,6 +97,10 @@ pub struct PodTemplate {
     pub scheduler_name: Str,
     pub run: RunModel,
     pub exit: ExitModel,
+    /// How long after its containers start the pod turns Ready. A *model* of the readiness probe: upstream, a pod
+    /// with a readiness probe is Ready at the first successful probe after `initialDelaySeconds`, on the probe's
+    /// `periodSeconds` grid; a pod without one is Ready as soon as its containers run (zero here).
+    pub readiness_delay: SimDuration,
     /// Derived: the pod's effective request, `max(Σ containers, max(init containers))`.
     pub requests: Resources,
     /// Derived: CPU request for scoring, with the 100m default for containers that omit it.
@@ -242,6 +246,11 @@ pub struct PodState {
     pub reason: PodReason,
     /// Exit code of the last finished run (meaningful for terminal pods).
     pub exit_code: i32,
+    /// When the pod's containers finished, set by the kubelet with a terminal phase (upstream: the latest
+    /// `state.terminated.finishedAt` of its container statuses); [`SimTime::MAX`] until then (not an `Option`,
+    /// which would take the state past 64 bytes, and every watch event copies it). Read it with
+    /// [`PodState::finished`]. The Job controller counts its pod-failure back-off from it.
+    pub finished_at: SimTime,
 }
 
 impl PodState {
@@ -256,7 +265,13 @@ impl PodState {
             resource_version: 0,
             reason: PodReason::None,
             exit_code: 0,
+            finished_at: SimTime::MAX,
         }
+    }
+
+    /// When the pod's containers finished, if the kubelet reported it.
+    pub fn finished(&self) -> Option<SimTime> {
+        (self.finished_at != SimTime::MAX).then_some(self.finished_at)
     }
 
     /// Terminating = a graceful deletion is in progress.
@@ -303,12 +318,19 @@ mod tests {
             scheduler_name: s("default-scheduler"),
             run: RunModel::Forever,
             exit: ExitModel::default(),
+            readiness_delay: SimDuration::ZERO,
             requests: Resources::default(),
             nonzero_cpu_millis: 0,
             nonzero_memory_bytes: 0,
         };
         t.finalize();
         t
+    }
+
+    #[test]
+    fn pod_state_stays_small() {
+        // Every watch event copies it; at 72 bytes the node-failure benchmark ran 12% slower than at 64.
+        assert!(std::mem::size_of::<PodState>() <= 64, "{}", std::mem::size_of::<PodState>());
     }
 
     #[test]

@@ -656,6 +656,10 @@ impl<'a> Compiler<'a> {
             Some(g) => self.duration_within(g, limits::MAX_DURATION, "termination_grace_period")?,
             None => SimDuration::from_secs(30),
         };
+        let readiness_delay = match &e.readiness_delay {
+            Some(d) => self.duration_within(d, limits::MAX_DURATION, "readiness_delay")?,
+            None => SimDuration::ZERO,
+        };
         let scheduler_name =
             e.scheduler_name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| "default-scheduler".into());
         if !profiles.iter().any(|p| p.scheduler_name == scheduler_name) {
@@ -698,6 +702,7 @@ impl<'a> Compiler<'a> {
             scheduler_name: s(scheduler_name),
             run,
             exit: ExitModel { failure_probability, failure_exit_code },
+            readiness_delay,
             requests: Resources::default(),
             nonzero_cpu_millis: 0,
             nonzero_memory_bytes: 0,

@@ -271,6 +271,9 @@ pub struct TemplateEntry {
     pub failure_probability: Option<Sp<f64>>,
     #[serde(default)]
     pub exit_code: Option<Sp<i64>>,
+    /// Time from the containers' start to the pod's Ready condition (a readiness-probe model), default `"0s"`.
+    #[serde(default)]
+    pub readiness_delay: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,6 +70,7 @@ fn template(containers: Vec<Container>) -> PodTemplate {
         scheduler_name: s("default-scheduler"),
         run: RunModel::Forever,
         exit: ExitModel::default(),
+        readiness_delay: SimDuration::ZERO,
         requests: Resources::default(),
         nonzero_cpu_millis: 0,
         nonzero_memory_bytes: 0,
