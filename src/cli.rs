@@ -73,7 +73,7 @@ pub fn main() -> ExitCode {
             for f in &files {
                 match Scenario::load(f) {
                     Ok(s) => {
-                        let nodes: usize = s.config.pools.iter().map(|p| p.nodes.len()).sum();
+                        let nodes: usize = s.config.pools.iter().map(|p| p.count as usize).sum();
                         let w = &s.config.workloads;
                         let plural =
                             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });

@@ -5,7 +5,8 @@
 //!   kubelet restarts, posts Ready and relists its pods;
 //! - `etcd-unavailable`: etcd answers nothing; writes wait for it, or fail after the request timeout and are
 //!   retried by their clients;
-//! - `etcd-slow`: every etcd write takes `extra_latency` longer.
+//! - `etcd-slow`: every etcd write takes `extra_latency` longer;
+//! - `add-nodes`: a node pool scales up by `count` machines, which boot and register (never healed).
 //!
 //! Every fault is recorded in `events.csv` as `FaultInjected` and, when it heals, `FaultHealed`.
 
@@ -17,7 +18,14 @@ use crate::time::{SimDuration, SimTime};
 pub enum FaultVerb {
     NodeCrash,
     EtcdUnavailable,
-    EtcdSlow { extra_latency: SimDuration },
+    EtcdSlow {
+        extra_latency: SimDuration,
+    },
+    /// Node pool scale-up: `count` new machines of pool index `pool` boot and register.
+    AddNodes {
+        pool: u32,
+        count: u32,
+    },
 }
 
 impl FaultVerb {
@@ -26,11 +34,12 @@ impl FaultVerb {
             FaultVerb::NodeCrash => "node-crash",
             FaultVerb::EtcdUnavailable => "etcd-unavailable",
             FaultVerb::EtcdSlow { .. } => "etcd-slow",
+            FaultVerb::AddNodes { .. } => "add-nodes",
         }
     }
 
     /// The verbs a scenario may name.
-    pub const NAMES: &'static [&'static str] = &["node-crash", "etcd-unavailable", "etcd-slow"];
+    pub const NAMES: &'static [&'static str] = &["node-crash", "etcd-unavailable", "etcd-slow", "add-nodes"];
 }
 
 /// One fault of a scenario, with its targets resolved to nodes.

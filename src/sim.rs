@@ -63,12 +63,29 @@ impl Ctx<'_> {
     }
 }
 
-/// A node pool, expanded into nodes by the scenario compiler.
+/// A node pool: `count` nodes made from one template, named `<prefix>-<index>`.
 #[derive(Clone, Debug)]
 pub struct NodePool {
     pub name: Str,
-    /// The pool's nodes, with names and labels already set.
-    pub nodes: Vec<Node>,
+    pub prefix: Str,
+    /// Allocatable, labels (without the hostname) and taints of every node of the pool.
+    pub template: Node,
+    /// Nodes at the start of the run (scale-up adds more, continuing the indexes).
+    pub count: u32,
+}
+
+impl NodePool {
+    pub fn node_name(&self, index: u32) -> String {
+        format!("{}-{index}", self.prefix)
+    }
+
+    /// Node `index` of the pool.
+    pub fn node(&self, index: u32) -> Node {
+        let mut node = self.template.clone();
+        node.name = Str::from(self.node_name(index).as_str());
+        node.labels.insert(crate::model::s(crate::model::node::HOSTNAME_LABEL), node.name.clone());
+        node
+    }
 }
 
 /// Everything a run needs, resolved and validated. Built by [`crate::scenario`] from a file, or directly.
@@ -95,6 +112,8 @@ pub struct Sim {
     pub kubelets: Vec<Kubelet>,
     pub cm: ControllerManager,
     driver: Driver,
+    /// Nodes made so far per pool (the next scale-up index).
+    pool_sizes: Vec<u32>,
     pub rec: Recorder,
     now: SimTime,
     end: SimTime,
@@ -110,10 +129,11 @@ impl Sim {
         let scheduler = Scheduler::new(&cfg.profiles, &cfg.timings, SimRng::new(seed, Stream::TieBreak))?;
         let mut kubelets = Vec::new();
         for pool in &cfg.pools {
-            for node in &pool.nodes {
-                kubelets.push(Kubelet::new(NodeId(kubelets.len() as u32), Arc::new(node.clone()), seed));
+            for i in 0..pool.count {
+                kubelets.push(Kubelet::new(NodeId(kubelets.len() as u32), Arc::new(pool.node(i)), seed));
             }
         }
+        let pool_sizes = cfg.pools.iter().map(|p| p.count).collect();
         let cm = ControllerManager::new(&cfg.timings);
         let driver = Driver::new(cfg.workloads.clone(), seed);
         let end = SimTime::ZERO.add(cfg.duration);
@@ -124,6 +144,7 @@ impl Sim {
             kubelets,
             cm,
             driver,
+            pool_sizes,
             rec: Recorder::new(sink),
             now: SimTime::ZERO,
             end,
@@ -187,7 +208,7 @@ impl Sim {
         self.now = t;
         self.events_processed += 1;
         let cfg = self.cfg.clone();
-        let Sim { queue, api, rec, scheduler, kubelets, cm, driver, .. } = self;
+        let Sim { queue, api, rec, scheduler, kubelets, cm, driver, pool_sizes, .. } = self;
         match ev {
             Event::End => {
                 self.finished = true;
@@ -228,7 +249,7 @@ impl Sim {
             Event::Driver(e) => driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
             Event::Fault(e) => {
                 let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
-                fault(&cfg, e, kubelets, cm, &mut ctx);
+                fault(&cfg, e, kubelets, pool_sizes, cm, &mut ctx);
             }
         }
         true
@@ -254,7 +275,14 @@ impl Sim {
     }
 }
 
-fn fault(cfg: &SimConfig, ev: FaultEvent, kubelets: &mut [Kubelet], cm: &mut ControllerManager, ctx: &mut Ctx) {
+fn fault(
+    cfg: &SimConfig,
+    ev: FaultEvent,
+    kubelets: &mut Vec<Kubelet>,
+    pool_sizes: &mut [u32],
+    cm: &mut ControllerManager,
+    ctx: &mut Ctx,
+) {
     let (idx, inject) = match ev {
         FaultEvent::Inject(i) => (i, true),
         FaultEvent::Heal(i) => (i, false),
@@ -292,6 +320,20 @@ fn fault(cfg: &SimConfig, ev: FaultEvent, kubelets: &mut [Kubelet], cm: &mut Con
         }
         FaultVerb::EtcdSlow { extra_latency } => {
             ctx.api.etcd.health.extra_write_latency = if inject { extra_latency } else { SimDuration::ZERO };
+        }
+        FaultVerb::AddNodes { pool, count } => {
+            // New machines boot and their kubelets register, continuing the pool's indexes.
+            let p = &cfg.pools[pool as usize];
+            let interval = cfg.timings.lease_renew_interval;
+            for _ in 0..count {
+                let id = NodeId(kubelets.len() as u32);
+                let index = pool_sizes[pool as usize];
+                pool_sizes[pool as usize] += 1;
+                let mut k = Kubelet::new(id, Arc::new(p.node(index)), cfg.seed);
+                let phase = SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(id.0)).below(interval.micros().max(1));
+                k.boot(ctx, SimDuration(phase));
+                kubelets.push(k);
+            }
         }
     }
     if inject && let Some(d) = spec.duration {

@@ -5,8 +5,8 @@
 //! never move an arrival (common random numbers).
 
 use crate::apiserver::{Client, NewPod, Request};
-use crate::model::workload::{DeploymentStatus, JobStatus, RollingUpdate};
-use crate::model::{Deployment, Job, LabelSelector, PodTemplate, Str};
+use crate::model::workload::{DaemonSetStatus, DeploymentStatus, JobStatus, RollingUpdate};
+use crate::model::{DaemonSet, Deployment, Job, LabelSelector, PodTemplate, Str};
 use crate::rng::{SimRng, Stream};
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
@@ -46,6 +46,16 @@ pub struct JobSpec {
     pub template: Arc<PodTemplate>,
 }
 
+/// A DaemonSet the scenario creates.
+#[derive(Clone, Debug)]
+pub struct DaemonSetSpec {
+    pub name: Str,
+    pub namespace: Str,
+    pub at: SimTime,
+    pub selector: LabelSelector,
+    pub template: Arc<PodTemplate>,
+}
+
 /// A stream of bare pods.
 #[derive(Clone, Debug)]
 pub struct ArrivalSpec {
@@ -76,12 +86,13 @@ pub struct ActionSpec {
     pub kind: ActionKind,
 }
 
-/// The workloads of a scenario. Indices: deployments first, then jobs, then arrivals (`workload_index`).
+/// The workloads of a scenario. Indices (`workload_index`): deployments, then jobs, arrivals, DaemonSets.
 #[derive(Clone, Debug, Default)]
 pub struct Workloads {
     pub deployments: Vec<DeploymentSpec>,
     pub jobs: Vec<JobSpec>,
     pub arrivals: Vec<ArrivalSpec>,
+    pub daemonsets: Vec<DaemonSetSpec>,
     pub actions: Vec<ActionSpec>,
 }
 
@@ -92,6 +103,7 @@ pub enum DriverEvent {
     CreateJob(u32),
     Arrival(u32),
     Action(u32),
+    CreateDaemonSet(u32),
 }
 
 pub struct Driver {
@@ -115,6 +127,9 @@ impl Driver {
         }
         for (i, j) in self.workloads.jobs.iter().enumerate() {
             ctx.queue.push(j.at, Event::Driver(DriverEvent::CreateJob(i as u32)));
+        }
+        for (i, d) in self.workloads.daemonsets.iter().enumerate() {
+            ctx.queue.push(d.at, Event::Driver(DriverEvent::CreateDaemonSet(i as u32)));
         }
         for (i, a) in self.workloads.actions.iter().enumerate() {
             ctx.queue.push(a.at, Event::Driver(DriverEvent::Action(i as u32)));
@@ -149,6 +164,7 @@ impl Driver {
             DriverEvent::CreateDeployment(i) => i,
             DriverEvent::CreateJob(i) => w.deployments.len() as u32 + i,
             DriverEvent::Arrival(i) => (w.deployments.len() + w.jobs.len()) as u32 + i,
+            DriverEvent::CreateDaemonSet(i) => (w.deployments.len() + w.jobs.len() + w.arrivals.len()) as u32 + i,
             DriverEvent::Action(_) => u32::MAX,
         }
     }
@@ -189,6 +205,20 @@ impl Driver {
                     status: JobStatus::default(),
                 };
                 ctx.api.submit(Client::User, Request::CreateJob(Box::new(obj)), false, ctx.now, ctx.queue);
+            }
+            DriverEvent::CreateDaemonSet(i) => {
+                let d = &self.workloads.daemonsets[i as usize];
+                let obj = DaemonSet {
+                    name: d.name.clone(),
+                    namespace: d.namespace.clone(),
+                    uid: 0,
+                    workload_index,
+                    selector: d.selector.clone(),
+                    template: d.template.clone(),
+                    created: ctx.now,
+                    status: DaemonSetStatus::default(),
+                };
+                ctx.api.submit(Client::User, Request::CreateDaemonSet(Box::new(obj)), false, ctx.now, ctx.queue);
             }
             DriverEvent::Action(i) => {
                 let a = &self.workloads.actions[i as usize];

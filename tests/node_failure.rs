@@ -34,7 +34,7 @@ fn node_failure_timeline_is_exact() {
     let mut sim =
         kubesim::sim::Sim::new(std::sync::Arc::new(scenario.config.clone()), kubesim::recorder::EventSink::Discard)
             .expect("sim");
-    let node = NodeId(scenario.config.pools[0].nodes.len() as u32 + 7); // zone-b-7
+    let node = NodeId(scenario.config.pools[0].count + 7); // zone-b-7
     assert_eq!(&*sim.kubelets[node.index()].node().name, "zone-b-7");
     let origin = sim.api.lease(node).and_then(|l| l.origin).expect("lease started");
     sim.run();

@@ -7,7 +7,7 @@ use super::limits;
 use super::schema::{self, QuantityText, Sp};
 use crate::apiserver::PriorityClass;
 use crate::faults::{FaultSpec, FaultVerb};
-use crate::model::node::{HOSTNAME_LABEL, REGION_LABEL, ZONE_LABEL};
+use crate::model::node::{REGION_LABEL, ZONE_LABEL};
 use crate::model::workload::{IntOrPercent, RollingUpdate};
 use crate::model::{
     ConditionStatus, Container, ExitModel, LabelSelector, Labels, Node, PodTemplate, PreemptionPolicy, Resources,
@@ -19,7 +19,9 @@ use crate::scheduler::profile::ProfileConfig;
 use crate::sim::{NodePool, SimConfig};
 use crate::time::{SimDuration, SimTime, parse_duration};
 use crate::timings::Timings;
-use crate::workload::{ActionKind, ActionSpec, ArrivalProcess, ArrivalSpec, DeploymentSpec, JobSpec, Workloads};
+use crate::workload::{
+    ActionKind, ActionSpec, ArrivalProcess, ArrivalSpec, DaemonSetSpec, DeploymentSpec, JobSpec, Workloads,
+};
 use crate::{dist::Dist, model::NodeId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,6 +41,7 @@ enum Owner {
     Deployment,
     Job,
     Arrival,
+    DaemonSet,
 }
 
 impl<'a> Compiler<'a> {
@@ -330,32 +333,27 @@ impl<'a> Compiler<'a> {
                 );
                 continue;
             }
-            let mut nodes = Vec::with_capacity(count as usize);
-            for i in 0..count {
-                let name = s(format!("{prefix}-{i}"));
-                let mut node_labels = labels.clone();
-                node_labels.insert(s(HOSTNAME_LABEL), name.clone());
-                nodes.push(Node {
-                    name,
-                    uid: 0,
-                    labels: node_labels,
-                    taints: taints.clone(),
-                    unschedulable: false,
-                    allocatable: allocatable.clone(),
-                    allocatable_pods: pods,
-                    ready: ConditionStatus::True,
-                    ready_transition: SimTime::ZERO,
-                    pool: pool_index as u32,
-                });
-            }
-            pools.push(NodePool { name: pool_name, nodes });
+            let template = Node {
+                name: s(""),
+                uid: 0,
+                labels,
+                taints,
+                unschedulable: false,
+                allocatable,
+                allocatable_pods: pods,
+                ready: ConditionStatus::True,
+                ready_transition: SimTime::ZERO,
+                pool: pool_index as u32,
+            };
+            pools.push(NodePool { name: pool_name, prefix, template, count: count as u32 });
         }
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         let mut dupes = Vec::new();
         for pool in &pools {
-            for n in &pool.nodes {
-                if let Some(other) = seen.insert(&n.name, &pool.name) {
-                    dupes.push(format!("node name {:?} is produced by pools {other:?} and {:?}", n.name, pool.name));
+            for i in 0..pool.count {
+                let name = pool.node_name(i);
+                if let Some(other) = seen.insert(name.clone(), &pool.name) {
+                    dupes.push(format!("node name {name:?} is produced by pools {other:?} and {:?}", pool.name));
                 }
             }
         }
@@ -631,7 +629,7 @@ impl<'a> Compiler<'a> {
         let tolerations: Vec<Toleration> = e.tolerations.iter().filter_map(|x| self.toleration(x)).collect();
         let restart_policy = match e.restart_policy.as_ref().map(|r| (r.get_ref().as_str(), r.span())) {
             None => match owner {
-                Owner::Deployment => RestartPolicy::Always,
+                Owner::Deployment | Owner::DaemonSet => RestartPolicy::Always,
                 Owner::Job | Owner::Arrival => RestartPolicy::Never,
             },
             Some(("Always", _)) => RestartPolicy::Always,
@@ -644,9 +642,9 @@ impl<'a> Compiler<'a> {
                 );
             }
         };
-        if owner == Owner::Deployment && restart_policy != RestartPolicy::Always {
+        if matches!(owner, Owner::Deployment | Owner::DaemonSet) && restart_policy != RestartPolicy::Always {
             let span = e.restart_policy.as_ref().map(|r| r.span()).unwrap_or(t.span());
-            return self.err(span, "Deployment pods must use restart_policy \"Always\"");
+            return self.err(span, "Deployment and DaemonSet pods must use restart_policy \"Always\"");
         }
         if owner == Owner::Job && restart_policy == RestartPolicy::Always {
             let span = e.restart_policy.as_ref().map(|r| r.span()).unwrap_or(t.span());
@@ -727,7 +725,7 @@ impl<'a> Compiler<'a> {
     ) -> Workloads {
         let duration = run.map(|r| r.0).unwrap_or(limits::MAX_DURATION);
         let mut out = Workloads::default();
-        let total = w.deployments.len() + w.jobs.len() + w.arrivals.len();
+        let total = w.deployments.len() + w.jobs.len() + w.arrivals.len() + w.daemonsets.len();
         if total > limits::MAX_WORKLOADS {
             let span = w
                 .deployments
@@ -902,6 +900,25 @@ impl<'a> Compiler<'a> {
                 template: Arc::new(template),
             });
         }
+        for d in &w.daemonsets {
+            let e = d.get_ref();
+            if !unique(self, 3, &e.name) {
+                continue;
+            }
+            let name = self.name(&e.name, "daemonset name");
+            let namespace = self.namespace(&e.namespace);
+            let at = e.at.as_ref().map(|a| self.time_in_run(a, run, "at")).unwrap_or(Some(SimDuration::ZERO));
+            let Some(name) = name else { continue };
+            let tpl = self.template(&e.template, &name, Owner::DaemonSet, profiles, classes);
+            let (Some(namespace), Some(at), Some((template, selector))) = (namespace, at, tpl) else { continue };
+            out.daemonsets.push(DaemonSetSpec {
+                name,
+                namespace,
+                at: SimTime::ZERO.add(at),
+                selector,
+                template: Arc::new(template),
+            });
+        }
         out
     }
 
@@ -915,20 +932,34 @@ impl<'a> Compiler<'a> {
             self.err::<()>(faults[0].span(), format!("{} faults; the limit is {}", faults.len(), limits::MAX_FAULTS));
             return Vec::new();
         }
-        let mut by_name: BTreeMap<&str, NodeId> = BTreeMap::new();
+        let mut by_name: BTreeMap<String, NodeId> = BTreeMap::new();
         let mut idx = 0u32;
         for pool in pools {
-            for n in &pool.nodes {
-                by_name.insert(&n.name, NodeId(idx));
+            for i in 0..pool.count {
+                by_name.insert(pool.node_name(i), NodeId(idx));
                 idx += 1;
             }
         }
         let mut out = Vec::new();
+        let mut added_nodes = 0u64;
         for f in faults {
             let e = f.get_ref();
             let verb = match e.verb.get_ref().as_str() {
                 "node-crash" => Some(FaultVerb::NodeCrash),
                 "etcd-unavailable" => Some(FaultVerb::EtcdUnavailable),
+                "add-nodes" => {
+                    let pool =
+                        e.pool.as_ref().and_then(|p| pools.iter().position(|x| &*x.name == p.get_ref().as_str()));
+                    let count = e.count.as_ref().and_then(|c| self.int_in(c, 1, limits::MAX_NODES as i64, "count"));
+                    match (&e.pool, pool, count) {
+                        (None, _, _) => self.err(e.verb.span(), "verb \"add-nodes\" needs `pool` and `count`"),
+                        (Some(p), None, _) => self.err(p.span(), format!("no node pool named {:?}", p.get_ref())),
+                        (_, Some(pool), Some(count)) => {
+                            Some(FaultVerb::AddNodes { pool: pool as u32, count: count as u32 })
+                        }
+                        _ => None,
+                    }
+                }
                 "etcd-slow" => match &e.extra_latency {
                     Some(x) => self.duration(x).map(|extra_latency| FaultVerb::EtcdSlow { extra_latency }),
                     None => self.err(e.verb.span(), "verb \"etcd-slow\" needs `extra_latency`, e.g. \"200ms\""),
@@ -944,6 +975,26 @@ impl<'a> Compiler<'a> {
             let needs_nodes = matches!(verb, Some(FaultVerb::NodeCrash));
             if !needs_nodes && !e.nodes.is_empty() {
                 self.err::<()>(e.nodes[0].span(), format!("verb {:?} takes no `nodes`", e.verb.get_ref()));
+            }
+            if (e.pool.is_some() || e.count.is_some()) && !matches!(verb, Some(FaultVerb::AddNodes { .. })) {
+                self.err::<()>(
+                    e.verb.span(),
+                    format!("`pool` and `count` apply only to \"add-nodes\", not {:?}", e.verb.get_ref()),
+                );
+            }
+            if let Some(FaultVerb::AddNodes { count, .. }) = verb {
+                added_nodes += u64::from(count);
+                let initial: u64 = pools.iter().map(|p| u64::from(p.count)).sum();
+                if initial + added_nodes > limits::MAX_NODES {
+                    self.err::<()>(
+                        e.count.as_ref().map(|c| c.span()).unwrap_or(e.verb.span()),
+                        format!(
+                            "scaling up would make {} nodes; the limit is {}",
+                            initial + added_nodes,
+                            limits::MAX_NODES
+                        ),
+                    );
+                }
             }
             if e.extra_latency.is_some() && !matches!(verb, Some(FaultVerb::EtcdSlow { .. })) {
                 self.err::<()>(
@@ -963,10 +1014,10 @@ impl<'a> Compiler<'a> {
                     None => {
                         let valid: Vec<String> = pools
                             .iter()
-                            .filter(|p| !p.nodes.is_empty())
-                            .map(|p| match p.nodes.len() {
-                                1 => p.nodes[0].name.to_string(),
-                                n => format!("{}..{}", p.nodes[0].name, p.nodes[n - 1].name),
+                            .filter(|p| p.count > 0)
+                            .map(|p| match p.count {
+                                1 => p.node_name(0),
+                                n => format!("{}..{}", p.node_name(0), p.node_name(n - 1)),
                             })
                             .collect();
                         self.err::<()>(

@@ -173,6 +173,19 @@ pub struct WorkloadsSection {
     pub jobs: Vec<Sp<JobEntry>>,
     #[serde(default)]
     pub arrivals: Vec<Sp<ArrivalEntry>>,
+    #[serde(default)]
+    pub daemonsets: Vec<Sp<DaemonSetEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonSetEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    #[serde(default)]
+    pub at: Option<Sp<String>>,
+    pub template: Sp<TemplateEntry>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,4 +351,9 @@ pub struct FaultEntry {
     /// `etcd-slow`: added to every write.
     #[serde(default)]
     pub extra_latency: Option<Sp<String>>,
+    /// `add-nodes`: the pool and how many nodes.
+    #[serde(default)]
+    pub pool: Option<Sp<String>>,
+    #[serde(default)]
+    pub count: Option<Sp<i64>>,
 }
