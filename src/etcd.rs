@@ -12,8 +12,8 @@
 //! earlier), and etcd's health (slow: extra latency per write; unavailable: writes wait or time out).
 
 use crate::model::{
-    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, PodId, PodSpec, PodState, ReplicaSet,
-    ReplicaSetId,
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, PdbId, PodDisruptionBudget, PodId,
+    PodSpec, PodState, ReplicaSet, ReplicaSetId,
 };
 use crate::time::{SimDuration, SimTime};
 use slotmap::SlotMap;
@@ -37,6 +37,7 @@ pub enum Change {
     Deployment { id: DeploymentId, obj: Arc<Deployment>, rv: u64, op: Op },
     Job { id: JobId, obj: Arc<Job>, rv: u64, op: Op },
     DaemonSet { id: DaemonSetId, obj: Arc<DaemonSet>, rv: u64, op: Op },
+    Pdb { id: PdbId, obj: Arc<PodDisruptionBudget>, rv: u64, op: Op },
 }
 
 impl Change {
@@ -48,7 +49,8 @@ impl Change {
             | Change::ReplicaSet { rv, .. }
             | Change::Deployment { rv, .. }
             | Change::Job { rv, .. }
-            | Change::DaemonSet { rv, .. } => *rv,
+            | Change::DaemonSet { rv, .. }
+            | Change::Pdb { rv, .. } => *rv,
         }
     }
 }
@@ -97,6 +99,7 @@ pub struct Etcd {
     pub deployments: SlotMap<DeploymentId, Versioned<Deployment>>,
     pub jobs: SlotMap<JobId, Versioned<Job>>,
     pub daemonsets: SlotMap<DaemonSetId, Versioned<DaemonSet>>,
+    pub pdbs: SlotMap<PdbId, Versioned<PodDisruptionBudget>>,
     /// Writes per kind, for statistics.
     pub writes: u64,
 }
@@ -277,6 +280,22 @@ impl Etcd {
         *slot = Versioned { obj: obj.clone(), resource_version: rv };
         self.bump();
         Some(Change::DaemonSet { id, obj, rv, op: Op::Modified })
+    }
+
+    pub fn create_pdb(&mut self, pdb: PodDisruptionBudget) -> (PdbId, Change) {
+        let rv = self.bump();
+        let obj = Arc::new(pdb);
+        let id = self.pdbs.insert(Versioned { obj: obj.clone(), resource_version: rv });
+        (id, Change::Pdb { id, obj, rv, op: Op::Added })
+    }
+
+    pub fn update_pdb(&mut self, id: PdbId, pdb: PodDisruptionBudget) -> Option<Change> {
+        let rv = self.revision + 1;
+        let slot = self.pdbs.get_mut(id)?;
+        let obj = Arc::new(pdb);
+        *slot = Versioned { obj: obj.clone(), resource_version: rv };
+        self.bump();
+        Some(Change::Pdb { id, obj, rv, op: Op::Modified })
     }
 
     pub fn update_job(&mut self, id: JobId, job: Job) -> Option<Change> {

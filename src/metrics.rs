@@ -54,6 +54,8 @@ pub struct Collector {
     pub pods_unschedulable: u64,
     pub scheduling_attempts: u64,
     pub evictions: u64,
+    /// Evictions refused because of a PodDisruptionBudget (429).
+    pub evictions_blocked: u64,
     pub nodes_added: u64,
     /// Creation to binding, microseconds, one per bound pod.
     pub scheduling_latency_us: Vec<u64>,

@@ -35,6 +35,7 @@ pub enum EventType {
     NodeUntainted,
     NodeFailed,
     NodeRecovered,
+    NodeDrained,
     // Faults.
     FaultInjected,
     FaultHealed,
@@ -73,6 +74,7 @@ impl EventType {
             EventType::NodeUntainted => "NodeUntainted",
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
+            EventType::NodeDrained => "NodeDrained",
             EventType::FaultInjected => "FaultInjected",
             EventType::FaultHealed => "FaultHealed",
             EventType::DeploymentCreated => "DeploymentCreated",

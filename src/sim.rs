@@ -222,7 +222,8 @@ impl Sim {
                 match resp.client {
                     Client::Scheduler => scheduler.on_response(resp, &mut ctx),
                     Client::Controller(ctl) => cm.on_response(ctl, resp, &mut ctx),
-                    Client::Kubelet(_) | Client::User => {}
+                    Client::User => driver.on_response(resp, &mut ctx),
+                    Client::Kubelet(_) => {}
                 }
             }
             Event::Watch(w) => {

@@ -4,9 +4,10 @@
 //! Arrival times come from one random stream per arrival process (keyed by its index), so a policy change can
 //! never move an arrival (common random numbers).
 
-use crate::apiserver::{Client, NewPod, Request};
+use crate::apiserver::{ApiError, Client, NewPod, Request, Response};
 use crate::model::workload::{DaemonSetStatus, DeploymentStatus, JobStatus, RollingUpdate};
-use crate::model::{DaemonSet, Deployment, Job, LabelSelector, PodTemplate, Str};
+use crate::model::{DaemonSet, Deployment, Job, LabelSelector, NodeId, OwnerRef, PodId, PodTemplate, Str};
+use crate::record;
 use crate::rng::{SimRng, Stream};
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
@@ -68,21 +69,39 @@ pub struct ArrivalSpec {
     pub template: Arc<PodTemplate>,
 }
 
-/// A user action on a Deployment.
+/// A user's change to a Deployment.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ActionKind {
+pub enum DeploymentPatch {
     /// `kubectl set image`: a new template, hence a rolling update.
     SetImage { container: Option<Str>, image: Str },
     /// `kubectl scale`.
     Scale { replicas: i32 },
 }
 
+/// What a user does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    Patch {
+        namespace: Str,
+        deployment: Str,
+        patch: DeploymentPatch,
+    },
+    /// `kubectl cordon` (`unschedulable: true`) or `uncordon`.
+    Cordon {
+        node: NodeId,
+        unschedulable: bool,
+    },
+    /// `kubectl drain`: cordon, then evict every pod but DaemonSet pods through the Eviction API, retrying
+    /// evictions refused by a PodDisruptionBudget every 5 s.
+    Drain {
+        node: NodeId,
+    },
+}
+
 /// A scheduled user action.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionSpec {
     pub at: SimTime,
-    pub namespace: Str,
-    pub deployment: Str,
     pub kind: ActionKind,
 }
 
@@ -94,6 +113,8 @@ pub struct Workloads {
     pub arrivals: Vec<ArrivalSpec>,
     pub daemonsets: Vec<DaemonSetSpec>,
     pub actions: Vec<ActionSpec>,
+    /// PodDisruptionBudgets, created at the start.
+    pub pdbs: Vec<crate::model::PodDisruptionBudget>,
 }
 
 /// Driver events.
@@ -104,20 +125,61 @@ pub enum DriverEvent {
     Arrival(u32),
     Action(u32),
     CreateDaemonSet(u32),
+    /// Retry an eviction refused by a disruption budget (drain number, pod).
+    RetryEviction(u32, PodId),
 }
 
 pub struct Driver {
     workloads: Arc<Workloads>,
     arrival_rngs: Vec<SimRng>,
     arrival_counts: Vec<u64>,
+    /// Drains in progress: (node, evictions not yet accepted).
+    drains: Vec<(NodeId, u32)>,
 }
+
+/// How often `kubectl drain` retries an eviction refused by a disruption budget.
+pub const DRAIN_RETRY: SimDuration = SimDuration::from_secs(5);
 
 impl Driver {
     pub fn new(workloads: Arc<Workloads>, seed: u64) -> Driver {
         let arrival_rngs =
             (0..workloads.arrivals.len()).map(|i| SimRng::keyed(seed, Stream::Arrivals, i as u64)).collect();
         let arrival_counts = vec![0; workloads.arrivals.len()];
-        Driver { workloads, arrival_rngs, arrival_counts }
+        Driver { workloads, arrival_rngs, arrival_counts, drains: Vec::new() }
+    }
+
+    /// `kubectl drain`: cordon the node, then evict its pods (not DaemonSet pods, not finished ones).
+    fn drain(&mut self, node: NodeId, ctx: &mut Ctx) {
+        ctx.api.submit(Client::User, Request::Cordon { node, unschedulable: true }, false, ctx.now, ctx.queue);
+        let drain = self.drains.len() as u32;
+        let pods: Vec<PodId> = ctx.api.list_pods_on_node(node, |spec, state| {
+            !matches!(spec.owner, Some(OwnerRef::DaemonSet(_)))
+                && !state.phase.is_terminal()
+                && state.deletion.is_none()
+        });
+        self.drains.push((node, pods.len() as u32));
+        for pod in pods {
+            ctx.api.submit_tagged(Client::User, Request::EvictPod { pod }, u64::from(drain), ctx.now, ctx.queue);
+        }
+    }
+
+    /// A user request's answer: drains retry refused evictions after 5 s.
+    pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
+        let (Request::EvictPod { pod }, Some(drain)) = (&resp.request, resp.tag) else { return };
+        match &resp.result {
+            Err(ApiError::TooManyRequests(_)) => {
+                let at = ctx.now.add(DRAIN_RETRY);
+                ctx.queue.push(at, Event::Driver(DriverEvent::RetryEviction(drain as u32, *pod)));
+            }
+            _ => {
+                let Some((node, left)) = self.drains.get_mut(drain as usize) else { return };
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    let name = ctx.api.etcd.node(*node).map(|n| n.name.clone()).unwrap_or_else(|| Str::from(""));
+                    record!(ctx.rec, ctx.now, NodeDrained, Node, &name, &name);
+                }
+            }
+        }
     }
 
     /// Schedules the first events of every workload.
@@ -127,6 +189,9 @@ impl Driver {
         }
         for (i, j) in self.workloads.jobs.iter().enumerate() {
             ctx.queue.push(j.at, Event::Driver(DriverEvent::CreateJob(i as u32)));
+        }
+        for pdb in &self.workloads.pdbs {
+            ctx.api.submit(Client::User, Request::CreatePdb(Box::new(pdb.clone())), false, ctx.now, ctx.queue);
         }
         for (i, d) in self.workloads.daemonsets.iter().enumerate() {
             ctx.queue.push(d.at, Event::Driver(DriverEvent::CreateDaemonSet(i as u32)));
@@ -165,7 +230,7 @@ impl Driver {
             DriverEvent::CreateJob(i) => w.deployments.len() as u32 + i,
             DriverEvent::Arrival(i) => (w.deployments.len() + w.jobs.len()) as u32 + i,
             DriverEvent::CreateDaemonSet(i) => (w.deployments.len() + w.jobs.len() + w.arrivals.len()) as u32 + i,
-            DriverEvent::Action(_) => u32::MAX,
+            DriverEvent::Action(_) | DriverEvent::RetryEviction(..) => u32::MAX,
         }
     }
 
@@ -220,14 +285,18 @@ impl Driver {
                 };
                 ctx.api.submit(Client::User, Request::CreateDaemonSet(Box::new(obj)), false, ctx.now, ctx.queue);
             }
-            DriverEvent::Action(i) => {
-                let a = &self.workloads.actions[i as usize];
-                let req = Request::PatchDeployment {
-                    namespace: a.namespace.clone(),
-                    name: a.deployment.clone(),
-                    action: a.kind.clone(),
-                };
-                ctx.api.submit(Client::User, req, false, ctx.now, ctx.queue);
+            DriverEvent::Action(i) => match self.workloads.actions[i as usize].kind.clone() {
+                ActionKind::Patch { namespace, deployment, patch } => {
+                    let req = Request::PatchDeployment { namespace, name: deployment, patch };
+                    ctx.api.submit(Client::User, req, false, ctx.now, ctx.queue);
+                }
+                ActionKind::Cordon { node, unschedulable } => {
+                    ctx.api.submit(Client::User, Request::Cordon { node, unschedulable }, false, ctx.now, ctx.queue);
+                }
+                ActionKind::Drain { node } => self.drain(node, ctx),
+            },
+            DriverEvent::RetryEviction(drain, pod) => {
+                ctx.api.submit_tagged(Client::User, Request::EvictPod { pod }, u64::from(drain), ctx.now, ctx.queue);
             }
             DriverEvent::Arrival(i) => {
                 let i = i as usize;

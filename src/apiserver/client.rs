@@ -16,10 +16,11 @@ pub enum Ctl {
     TaintEviction,
     PodGc,
     DaemonSet,
+    Disruption,
 }
 
 impl Ctl {
-    pub const ALL: [Ctl; 7] = [
+    pub const ALL: [Ctl; 8] = [
         Ctl::ReplicaSet,
         Ctl::Deployment,
         Ctl::Job,
@@ -27,6 +28,7 @@ impl Ctl {
         Ctl::TaintEviction,
         Ctl::PodGc,
         Ctl::DaemonSet,
+        Ctl::Disruption,
     ];
 
     fn index(self) -> usize {

@@ -34,10 +34,10 @@ pub use validation::dns_subdomain as validate_name;
 
 use crate::engine::EventQueue;
 use crate::etcd::{Change, Etcd, Op};
-use crate::model::workload::{DaemonSetStatus, DeploymentStatus, ReplicaSetStatus};
+use crate::model::workload::{DaemonSetStatus, DeploymentStatus, PdbStatus, ReplicaSetStatus};
 use crate::model::{
-    ConditionStatus, DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Kind, Node, NodeId, OwnerRef, PodId,
-    PodPhase, PodReason, PodTemplate, ReplicaSet, ReplicaSetId, Str, Taint, TaintEffect,
+    ConditionStatus, DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Kind, Node, NodeId, OwnerRef, PdbId,
+    PodDisruptionBudget, PodId, PodPhase, PodReason, PodTemplate, ReplicaSet, ReplicaSetId, Str, Taint, TaintEffect,
 };
 use crate::recorder::{EventType, Recorder};
 use crate::rng::SimRng;
@@ -149,7 +149,7 @@ pub enum Request {
     PatchDeployment {
         namespace: Str,
         name: Str,
-        action: crate::workload::ActionKind,
+        patch: crate::workload::DeploymentPatch,
     },
     DeploymentStatus {
         id: DeploymentId,
@@ -160,6 +160,21 @@ pub enum Request {
     UpdateJob {
         id: JobId,
         job: Box<Job>,
+        rv: Option<u64>,
+    },
+    /// `POST pods/eviction`: a deletion that respects the pod's PodDisruptionBudget (429 when it would not).
+    EvictPod {
+        pod: PodId,
+    },
+    /// `kubectl cordon` / `uncordon`: set `spec.unschedulable`.
+    Cordon {
+        node: NodeId,
+        unschedulable: bool,
+    },
+    CreatePdb(Box<PodDisruptionBudget>),
+    PdbStatus {
+        id: PdbId,
+        status: PdbStatus,
         rv: Option<u64>,
     },
     CreateDaemonSet(Box<DaemonSet>),
@@ -182,7 +197,8 @@ impl Request {
             | Request::UpdateDeployment { rv, .. }
             | Request::DeploymentStatus { rv, .. }
             | Request::UpdateJob { rv, .. }
-            | Request::DaemonSetStatus { rv, .. } => Some(rv),
+            | Request::DaemonSetStatus { rv, .. }
+            | Request::PdbStatus { rv, .. } => Some(rv),
             _ => None,
         }
     }
@@ -212,6 +228,7 @@ impl Request {
             }
             Request::UpdateJob { id, .. } => etcd.jobs.get(*id).map(|v| v.resource_version),
             Request::DaemonSetStatus { id, .. } => etcd.daemonsets.get(*id).map(|v| v.resource_version),
+            Request::PdbStatus { id, .. } => etcd.pdbs.get(*id).map(|v| v.resource_version),
             _ => None,
         }
     }
@@ -228,6 +245,8 @@ pub enum ApiError {
     Conflict(String),
     /// etcd did not answer within the request timeout.
     Timeout,
+    /// `429 Too Many Requests`: an eviction that would violate a PodDisruptionBudget.
+    TooManyRequests(String),
 }
 
 impl ApiError {
@@ -527,10 +546,18 @@ impl ApiServer {
             Request::ReplicaSetStatus { id, status, rv } => self.replicaset_status(*id, *status, *rv, io),
             Request::CreateDeployment(d) => self.create_deployment(d, io),
             Request::UpdateDeployment { id, deployment, rv } => self.update_deployment(*id, deployment, *rv, io),
-            Request::PatchDeployment { namespace, name, action } => self.patch_deployment(namespace, name, action, io),
+            Request::PatchDeployment { namespace, name, patch } => self.patch_deployment(namespace, name, patch, io),
             Request::DeploymentStatus { id, status, rv } => self.deployment_status(*id, *status, *rv, io),
             Request::CreateJob(job) => self.create_job(job, io),
             Request::UpdateJob { id, job, rv } => self.update_job(*id, job, *rv, io),
+            Request::EvictPod { pod } => self.evict_pod(*pod, io),
+            Request::Cordon { node, unschedulable } => self.update_node(*node, None, io, |n| {
+                let changed = n.unschedulable != *unschedulable;
+                n.unschedulable = *unschedulable;
+                changed
+            }),
+            Request::CreatePdb(pdb) => self.create_pdb(pdb, io),
+            Request::PdbStatus { id, status, rv } => self.pdb_status(*id, *status, *rv, io),
             Request::CreateDaemonSet(ds) => self.create_daemonset(ds, io),
             Request::DaemonSetStatus { id, status, rv } => self.daemonset_status(*id, *status, *rv, io),
         }
@@ -558,7 +585,11 @@ impl ApiServer {
                 self.deliver(SCHEDULER_WATCHER, change.clone(), io.now, io.q);
                 self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
-            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } | Change::DaemonSet { .. } => {
+            Change::ReplicaSet { .. }
+            | Change::Deployment { .. }
+            | Change::Job { .. }
+            | Change::DaemonSet { .. }
+            | Change::Pdb { .. } => {
                 self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
         }
@@ -655,6 +686,23 @@ impl ApiServer {
         }
     }
 
+    /// A LIST of the pods bound to `node` that pass `keep`, in creation order (what `kubectl drain` reads).
+    pub fn list_pods_on_node(
+        &self,
+        node: NodeId,
+        keep: impl Fn(&crate::model::PodSpec, &crate::model::PodState) -> bool,
+    ) -> Vec<PodId> {
+        let mut pods: Vec<(u64, PodId)> = self
+            .pods_on_node(node)
+            .iter()
+            .filter_map(|p| self.etcd.pods.get(*p).map(|r| (r, *p)))
+            .filter(|(r, _)| keep(&r.spec, &r.state))
+            .map(|(r, p)| (r.spec.uid, p))
+            .collect();
+        pods.sort();
+        pods.into_iter().map(|(_, p)| p).collect()
+    }
+
     /// The watcher of `node`'s kubelet, if it ever connected.
     pub fn kubelet_watcher(&self, node: NodeId) -> Option<WatcherId> {
         self.kubelet_watchers.get(node.index()).copied().flatten()
@@ -698,6 +746,10 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         }
         Request::CreateJob(j) => (Kind::Job, Some(j.name.clone())),
         Request::UpdateJob { job, .. } => (Kind::Job, Some(job.name.clone())),
+        Request::EvictPod { pod: p } => (Kind::Pod, pod(p)),
+        Request::Cordon { node: n, .. } => (Kind::Node, node(n)),
+        Request::CreatePdb(pdb) => (Kind::PodDisruptionBudget, Some(pdb.name.clone())),
+        Request::PdbStatus { id, .. } => (Kind::PodDisruptionBudget, etcd.pdbs.get(*id).map(|v| v.obj.name.clone())),
         Request::CreateDaemonSet(ds) => (Kind::DaemonSet, Some(ds.name.clone())),
         Request::DaemonSetStatus { id, .. } => (Kind::DaemonSet, etcd.daemonsets.get(*id).map(|v| v.obj.name.clone())),
     };

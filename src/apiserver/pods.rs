@@ -2,6 +2,7 @@
 
 use super::{ApiError, ApiServer, Client, Io, NewPod, PodStatusPatch, name_suffix, validation};
 use crate::etcd::Change;
+use crate::model::PdbId;
 use crate::model::{NodeId, PodId, PodPhase, PodReason, PodSpec, PodState, Str};
 use crate::record;
 use crate::time::SimDuration;
@@ -150,7 +151,7 @@ impl ApiServer {
         // Upstream CheckGracefulDelete: unbound and terminal pods are deleted at once.
         let immediate = old.node.is_none() || old.phase.is_terminal() || grace == SimDuration::ZERO;
         let node_name = self.node_name(old.node);
-        if reason == PodReason::TaintEviction {
+        if matches!(reason, PodReason::TaintEviction | PodReason::EvictionApi) {
             io.rec.metrics.evictions += 1;
             record!(io.rec, io.now, PodEvicted, Pod, &spec.name, &node_name, "reason={}", reason.as_str());
         }
@@ -170,7 +171,7 @@ impl ApiServer {
             state.reason = reason;
         }
         let change = self.etcd.update_pod(pod, state).ok_or(ApiError::NotFound)?;
-        if reason != PodReason::TaintEviction {
+        if !matches!(reason, PodReason::TaintEviction | PodReason::EvictionApi) {
             record!(
                 io.rec,
                 io.now,
@@ -185,6 +186,65 @@ impl ApiServer {
         }
         self.fanout(change, io);
         Ok(())
+    }
+
+    /// The Eviction subresource (`pkg/registry/core/pod/storage/eviction.go`): a pod covered by a
+    /// PodDisruptionBudget may be evicted only while the budget allows a disruption, which the eviction uses up
+    /// (`disruptionsAllowed - 1`, written to the budget with the deletion); otherwise `429 Too Many Requests`.
+    /// A pod that is not ready may be evicted if the budget is met (`unhealthyPodEvictionPolicy:
+    /// IfHealthyBudget`, the default) without using a disruption. Terminal pods and pods covered by no budget are
+    /// simply deleted; a pod covered by several budgets cannot be evicted (`500`, as upstream).
+    pub(super) fn evict_pod(&mut self, pod: PodId, io: &mut Io) -> Result<(), ApiError> {
+        let cur = self.etcd.pods.get(pod).ok_or(ApiError::NotFound)?;
+        let (spec, state) = (cur.spec.clone(), cur.state);
+        if state.deletion.is_some() {
+            return Ok(());
+        }
+        if !state.phase.is_terminal() {
+            let labels = &spec.template.labels;
+            let covering: Vec<PdbId> = self
+                .etcd
+                .pdbs
+                .iter()
+                .filter(|(_, v)| v.obj.namespace == spec.namespace && v.obj.selector.matches(labels))
+                .map(|(id, _)| id)
+                .collect();
+            match covering.as_slice() {
+                [] => {}
+                [id] => {
+                    let v = &self.etcd.pdbs[*id];
+                    let status = v.obj.status;
+                    let healthy = state.ready && state.phase == PodPhase::Running;
+                    if healthy {
+                        if status.disruptions_allowed <= 0 {
+                            io.rec.metrics.evictions_blocked += 1;
+                            return Err(ApiError::TooManyRequests(format!(
+                                "Cannot evict pod as it would violate the pod's disruption budget ({})",
+                                v.obj.name
+                            )));
+                        }
+                        let mut pdb = (*v.obj).clone();
+                        pdb.status.disruptions_allowed -= 1;
+                        let change = self.etcd.update_pdb(*id, pdb).ok_or(ApiError::NotFound)?;
+                        self.fanout(change, io);
+                    } else if status.current_healthy < status.desired_healthy {
+                        io.rec.metrics.evictions_blocked += 1;
+                        return Err(ApiError::TooManyRequests(format!(
+                            "Cannot evict pod as it would violate the pod's disruption budget ({})",
+                            v.obj.name
+                        )));
+                    }
+                }
+                _ => {
+                    return Err(ApiError::Invalid(
+                        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not \
+                         support."
+                            .into(),
+                    ));
+                }
+            }
+        }
+        self.delete_pod(pod, None, PodReason::EvictionApi, io)
     }
 
     pub(super) fn remove_pod(&mut self, pod: PodId, io: &mut Io) {

@@ -2,7 +2,7 @@
 //! Scenario files are validated much earlier (with file positions); these checks guard objects that components
 //! create during a run, so a bug or a bad controller input shows up as a `Rejected` event, not a corrupt store.
 
-use crate::model::{DaemonSet, Deployment, Job, Node, PodTemplate, ReplicaSet, Resources};
+use crate::model::{DaemonSet, Deployment, Job, Node, PodDisruptionBudget, PodTemplate, ReplicaSet, Resources};
 
 /// A DNS-1123 subdomain: lowercase alphanumerics, '-' and '.', starting and ending alphanumeric, at most 253.
 pub fn dns_subdomain(name: &str) -> Result<(), String> {
@@ -96,6 +96,14 @@ pub fn daemonset(ds: &DaemonSet) -> Result<(), String> {
         return Err("spec.template.spec.restartPolicy: Unsupported value: only \"Always\" is supported".into());
     }
     pod_template(&ds.template)
+}
+
+pub fn pdb(p: &PodDisruptionBudget) -> Result<(), String> {
+    dns_subdomain(&p.name)?;
+    if p.min_available.is_some() == p.max_unavailable.is_some() {
+        return Err("spec: exactly one of minAvailable and maxUnavailable must be set".into());
+    }
+    Ok(())
 }
 
 pub fn job(j: &Job) -> Result<(), String> {

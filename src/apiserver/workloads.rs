@@ -1,10 +1,12 @@
 //! Workload handlers: ReplicaSets, Deployments and Jobs.
 
 use super::{ApiError, ApiServer, Io, validation};
-use crate::model::workload::{DaemonSetStatus, DeploymentStatus, JobCondition, ReplicaSetStatus};
-use crate::model::{DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, ReplicaSet, ReplicaSetId};
+use crate::model::workload::{DaemonSetStatus, DeploymentStatus, JobCondition, PdbStatus, ReplicaSetStatus};
+use crate::model::{
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, PdbId, PodDisruptionBudget, ReplicaSet, ReplicaSetId,
+};
 use crate::record;
-use crate::workload::ActionKind;
+use crate::workload::DeploymentPatch;
 use std::sync::Arc;
 
 fn check_rv(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
@@ -117,7 +119,7 @@ impl ApiServer {
         &mut self,
         namespace: &str,
         name: &str,
-        action: &ActionKind,
+        patch: &DeploymentPatch,
         io: &mut Io,
     ) -> Result<(), ApiError> {
         let (id, cur) = self
@@ -128,9 +130,9 @@ impl ApiServer {
             .map(|(id, v)| (id, v.obj.clone()))
             .ok_or(ApiError::NotFound)?;
         let mut d = (*cur).clone();
-        match action {
-            ActionKind::Scale { replicas } => d.replicas = *replicas,
-            ActionKind::SetImage { container, image } => {
+        match patch {
+            DeploymentPatch::Scale { replicas } => d.replicas = *replicas,
+            DeploymentPatch::SetImage { container, image } => {
                 let mut t = (*d.template).clone();
                 let mut found = false;
                 for c in t.containers.iter_mut() {
@@ -209,6 +211,37 @@ impl ApiServer {
         let mut ds = (*cur.obj).clone();
         ds.status = status;
         let change = self.etcd.update_daemonset(id, ds).ok_or(ApiError::NotFound)?;
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn create_pdb(&mut self, pdb: &PodDisruptionBudget, io: &mut Io) -> Result<(), ApiError> {
+        validation::pdb(pdb).map_err(ApiError::Invalid)?;
+        if self.etcd.pdbs.values().any(|x| x.obj.name == pdb.name && x.obj.namespace == pdb.namespace) {
+            return Err(ApiError::AlreadyExists);
+        }
+        let mut pdb = pdb.clone();
+        pdb.uid = self.uid();
+        let (_, change) = self.etcd.create_pdb(pdb);
+        self.fanout(change, io);
+        Ok(())
+    }
+
+    pub(super) fn pdb_status(
+        &mut self,
+        id: PdbId,
+        status: PdbStatus,
+        rv: Option<u64>,
+        io: &mut Io,
+    ) -> Result<(), ApiError> {
+        let cur = self.etcd.pdbs.get(id).ok_or(ApiError::NotFound)?;
+        check_rv(rv, cur.resource_version)?;
+        if cur.obj.status == status {
+            return Ok(());
+        }
+        let mut pdb = (*cur.obj).clone();
+        pdb.status = status;
+        let change = self.etcd.update_pdb(id, pdb).ok_or(ApiError::NotFound)?;
         self.fanout(change, io);
         Ok(())
     }

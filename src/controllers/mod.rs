@@ -10,6 +10,7 @@
 
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod job;
 pub mod node_lifecycle;
 pub mod podgc;
@@ -19,8 +20,8 @@ pub mod taint_eviction;
 use crate::apiserver::{Ctl, Response};
 use crate::etcd::{Change, Op};
 use crate::model::{
-    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PodId, PodSpec, PodState,
-    ReplicaSet, ReplicaSetId,
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PdbId, PodDisruptionBudget,
+    PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
 };
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
@@ -34,6 +35,7 @@ pub enum CtrlEvent {
     SyncDeployment(DeploymentId),
     SyncJob(JobId),
     SyncDaemonSet(DaemonSetId),
+    SyncPdb(PdbId),
     /// Node lifecycle: a monitor pass evaluates `node` (scheduled only where a pass can change something).
     NodeHealth {
         node: NodeId,
@@ -73,6 +75,7 @@ pub struct Informers {
     pub deployments: SecondaryMap<DeploymentId, (Arc<Deployment>, u64)>,
     pub jobs: SecondaryMap<JobId, (Arc<Job>, u64)>,
     pub daemonsets: SecondaryMap<DaemonSetId, (Arc<DaemonSet>, u64)>,
+    pub pdbs: SecondaryMap<PdbId, (Arc<PodDisruptionBudget>, u64)>,
     /// Terminal pods currently cached (for pod GC).
     pub terminal_pods: u64,
 }
@@ -234,6 +237,14 @@ impl Informers {
                 }
                 None
             }
+            Change::Pdb { id, obj, rv, op } => {
+                if *op == Op::Deleted {
+                    self.pdbs.remove(*id);
+                } else {
+                    self.pdbs.insert(*id, (obj.clone(), *rv));
+                }
+                None
+            }
         }
     }
 }
@@ -362,6 +373,7 @@ pub struct ControllerManager {
     pub deployment: deployment::DeploymentController,
     pub job: job::JobController,
     pub daemonset: daemonset::DaemonSetController,
+    pub disruption: disruption::DisruptionController,
     pub node_lifecycle: node_lifecycle::NodeLifecycleController,
     pub taint_eviction: taint_eviction::TaintEvictionController,
     pub podgc: podgc::PodGcController,
@@ -375,6 +387,7 @@ impl ControllerManager {
             deployment: deployment::DeploymentController::default(),
             job: job::JobController::default(),
             daemonset: daemonset::DaemonSetController::default(),
+            disruption: disruption::DisruptionController::default(),
             node_lifecycle: node_lifecycle::NodeLifecycleController::new(timings),
             taint_eviction: taint_eviction::TaintEvictionController::default(),
             podgc: podgc::PodGcController::new(timings),
@@ -394,6 +407,7 @@ impl ControllerManager {
                     None => {}
                 }
                 self.taint_eviction.pod_changed(inf, *id, spec, state, *op, ctx);
+                self.disruption.pod_changed(inf, spec, ctx);
                 if state.phase.is_terminal() && old.is_none_or(|o| !o.phase.is_terminal()) {
                     self.podgc.pod_terminated(inf, ctx);
                 }
@@ -408,10 +422,15 @@ impl ControllerManager {
                 if let Some(d) = obj.owner {
                     self.deployment.enqueue(d, ctx);
                 }
+                self.disruption.scale_changed(inf, ctx);
             }
-            Change::Deployment { id, .. } => self.deployment.enqueue(*id, ctx),
+            Change::Deployment { id, .. } => {
+                self.deployment.enqueue(*id, ctx);
+                self.disruption.scale_changed(inf, ctx);
+            }
             Change::Job { id, op, .. } => self.job.job_changed(*id, *op, ctx),
             Change::DaemonSet { id, .. } => self.daemonset.enqueue(*id, ctx),
+            Change::Pdb { id, .. } => self.disruption.enqueue(*id, ctx),
         }
     }
 
@@ -422,6 +441,7 @@ impl ControllerManager {
             CtrlEvent::SyncDeployment(id) => self.deployment.sync(inf, id, ctx),
             CtrlEvent::SyncJob(id) => self.job.sync_event(inf, id, ctx),
             CtrlEvent::SyncDaemonSet(id) => self.daemonset.sync(inf, id, ctx),
+            CtrlEvent::SyncPdb(id) => self.disruption.sync(inf, id, ctx),
             CtrlEvent::NodeHealth { node, token } => self.node_lifecycle.health_check(inf, node, token, ctx),
             CtrlEvent::TainterTick => self.node_lifecycle.tainter_tick(inf, ctx),
             CtrlEvent::Evict { pod, token } => self.taint_eviction.evict(inf, pod, token, ctx),
@@ -436,6 +456,7 @@ impl ControllerManager {
             Ctl::ReplicaSet => self.replicaset.on_response(&self.informers, resp, ctx),
             Ctl::Deployment => self.deployment.on_response(resp, ctx),
             Ctl::DaemonSet => self.daemonset.on_response(resp, ctx),
+            Ctl::Disruption => self.disruption.on_response(resp, ctx),
             Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::PodGc => {}
         }
     }

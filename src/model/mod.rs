@@ -26,7 +26,8 @@ pub use pod::{
 pub use resources::Resources;
 pub use taints::{Taint, TaintEffect, Toleration, TolerationOp};
 pub use workload::{
-    DaemonSet, DaemonSetId, Deployment, DeploymentId, IntOrPercent, Job, JobId, ReplicaSet, ReplicaSetId,
+    DaemonSet, DaemonSetId, Deployment, DeploymentId, IntOrPercent, Job, JobId, PdbId, PodDisruptionBudget, ReplicaSet,
+    ReplicaSetId,
 };
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub enum Kind {
     Deployment,
     Job,
     DaemonSet,
+    PodDisruptionBudget,
     /// Not an API kind: rows about injected faults.
     Fault,
 }
@@ -61,6 +63,7 @@ impl Kind {
             Kind::Deployment => "Deployment",
             Kind::Job => "Job",
             Kind::DaemonSet => "DaemonSet",
+            Kind::PodDisruptionBudget => "PodDisruptionBudget",
             Kind::Fault => "Fault",
         }
     }

@@ -196,6 +196,8 @@ pub enum PodReason {
     Deleted,
     /// Deleted by preemption.
     Preempted,
+    /// Evicted through the Eviction API (a drain), within its PodDisruptionBudget.
+    EvictionApi,
     /// Rejected by the kubelet's admission: not enough CPU.
     OutOfCpu,
     /// Rejected by the kubelet's admission: not enough memory.
@@ -217,6 +219,7 @@ impl PodReason {
             PodReason::TaintEviction => "TaintManagerEviction",
             PodReason::Deleted => "Deleted",
             PodReason::Preempted => "Preempted",
+            PodReason::EvictionApi => "EvictionByEvictionAPI",
             PodReason::OutOfCpu => "OutOfcpu",
             PodReason::OutOfMemory => "OutOfmemory",
             PodReason::OutOfPods => "OutOfpods",

@@ -9,6 +9,29 @@ slotmap::new_key_type! {
     pub struct DeploymentId;
     pub struct JobId;
     pub struct DaemonSetId;
+    pub struct PdbId;
+}
+
+/// A PodDisruptionBudget: voluntary disruptions (evictions) of the pods it selects may not bring the healthy
+/// ones below `minAvailable` (or take more than `maxUnavailable` away). Exactly one of the two is set.
+#[derive(Clone, Debug)]
+pub struct PodDisruptionBudget {
+    pub name: Str,
+    pub namespace: Str,
+    pub uid: u64,
+    pub selector: LabelSelector,
+    pub min_available: Option<IntOrPercent>,
+    pub max_unavailable: Option<IntOrPercent>,
+    pub status: PdbStatus,
+}
+
+/// `status` of a PodDisruptionBudget, computed by the disruption controller and decremented by evictions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PdbStatus {
+    pub expected_pods: i32,
+    pub current_healthy: i32,
+    pub desired_healthy: i32,
+    pub disruptions_allowed: i32,
 }
 
 /// A DaemonSet: one pod on every node its template fits.

@@ -10,8 +10,8 @@ use crate::faults::{FaultSpec, FaultVerb};
 use crate::model::node::{REGION_LABEL, ZONE_LABEL};
 use crate::model::workload::{IntOrPercent, RollingUpdate};
 use crate::model::{
-    ConditionStatus, Container, ExitModel, LabelSelector, Labels, Node, PodTemplate, PreemptionPolicy, Resources,
-    RestartPolicy, RunModel, Str, Taint, TaintEffect, Toleration, TolerationOp, s,
+    ConditionStatus, Container, ExitModel, LabelSelector, Labels, Node, PodDisruptionBudget, PodTemplate,
+    PreemptionPolicy, Resources, RestartPolicy, RunModel, Str, Taint, TaintEffect, Toleration, TolerationOp, s,
 };
 use crate::quantity::Quantity;
 use crate::scheduler::plugins::node_resources_fit::ScoringStrategy;
@@ -20,7 +20,8 @@ use crate::sim::{NodePool, SimConfig};
 use crate::time::{SimDuration, SimTime, parse_duration};
 use crate::timings::Timings;
 use crate::workload::{
-    ActionKind, ActionSpec, ArrivalProcess, ArrivalSpec, DaemonSetSpec, DeploymentSpec, JobSpec, Workloads,
+    ActionKind, ActionSpec, ArrivalProcess, ArrivalSpec, DaemonSetSpec, DeploymentPatch, DeploymentSpec, JobSpec,
+    Workloads,
 };
 use crate::{dist::Dist, model::NodeId};
 use std::collections::BTreeMap;
@@ -932,14 +933,6 @@ impl<'a> Compiler<'a> {
             self.err::<()>(faults[0].span(), format!("{} faults; the limit is {}", faults.len(), limits::MAX_FAULTS));
             return Vec::new();
         }
-        let mut by_name: BTreeMap<String, NodeId> = BTreeMap::new();
-        let mut idx = 0u32;
-        for pool in pools {
-            for i in 0..pool.count {
-                by_name.insert(pool.node_name(i), NodeId(idx));
-                idx += 1;
-            }
-        }
         let mut out = Vec::new();
         let mut added_nodes = 0u64;
         for f in faults {
@@ -1009,8 +1002,8 @@ impl<'a> Compiler<'a> {
             };
             let mut nodes = Vec::new();
             for n in &e.nodes {
-                match by_name.get(n.get_ref().as_str()) {
-                    Some(id) => nodes.push(*id),
+                match node_id(pools, n.get_ref()) {
+                    Some(id) => nodes.push(id),
                     None => {
                         let valid: Vec<String> = pools
                             .iter()
@@ -1071,60 +1064,131 @@ impl<'a> Compiler<'a> {
         &mut self,
         entries: &[Sp<schema::ActionEntry>],
         w: &Workloads,
+        pools: &[NodePool],
         run: Option<(SimDuration, &str)>,
     ) -> Vec<ActionSpec> {
         let mut out = Vec::new();
         for e in entries {
             let a = e.get_ref();
             let at = self.time_in_run(&a.at, run, "at");
-            let namespace = self.namespace(&a.namespace);
-            let target = w.deployments.iter().find(|d| &*d.name == a.deployment.get_ref().as_str());
-            if target.is_none() {
-                let known: Vec<&str> = w.deployments.iter().map(|d| &*d.name).collect();
-                self.err::<()>(
-                    a.deployment.span(),
-                    format!(
-                        "no Deployment named {:?} in this scenario; defined: {}",
-                        a.deployment.get_ref(),
-                        known.join(", ")
-                    ),
-                );
-                continue;
-            }
-            let kind = match a.verb.get_ref().as_str() {
-                "set-image" => match &a.image {
-                    Some(image) => {
-                        let container = a.container.as_ref().map(|c| s(c.get_ref()));
-                        if let (Some(c), Some(d)) = (&container, target)
-                            && !d.template.containers.iter().any(|x| x.name == *c)
-                        {
-                            self.err::<()>(
-                                a.container.as_ref().map(|c| c.span()).unwrap_or(e.span()),
-                                format!("Deployment {:?} has no container named {c:?}", a.deployment.get_ref()),
-                            );
+            let verb = a.verb.get_ref().as_str();
+            let needs_node = matches!(verb, "cordon" | "uncordon" | "drain");
+            let kind = if needs_node {
+                let Some(node) = &a.node else {
+                    self.err::<()>(a.verb.span(), format!("verb {verb:?} needs `node`"));
+                    continue;
+                };
+                let Some(id) = node_id(pools, node.get_ref()) else {
+                    self.err::<()>(node.span(), format!("no node is named {:?}", node.get_ref()));
+                    continue;
+                };
+                match verb {
+                    "drain" => ActionKind::Drain { node: id },
+                    _ => ActionKind::Cordon { node: id, unschedulable: verb == "cordon" },
+                }
+            } else {
+                let Some(deployment) = &a.deployment else {
+                    if matches!(verb, "set-image" | "scale") {
+                        self.err::<()>(a.verb.span(), format!("verb {verb:?} needs `deployment`"));
+                    } else {
+                        self.err::<()>(
+                            a.verb.span(),
+                            format!(
+                                "unknown action verb {verb:?}; expected \"set-image\", \"scale\", \"cordon\", \
+                                 \"uncordon\" or \"drain\""
+                            ),
+                        );
+                    }
+                    continue;
+                };
+                let Some(target) = w.deployments.iter().find(|d| &*d.name == deployment.get_ref().as_str()) else {
+                    let known: Vec<&str> = w.deployments.iter().map(|d| &*d.name).collect();
+                    self.err::<()>(
+                        deployment.span(),
+                        format!(
+                            "no Deployment named {:?} in this scenario; defined: {}",
+                            deployment.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                    continue;
+                };
+                let patch = match verb {
+                    "set-image" => match &a.image {
+                        Some(image) => {
+                            let container = a.container.as_ref().map(|c| s(c.get_ref()));
+                            if let Some(c) = &container
+                                && !target.template.containers.iter().any(|x| x.name == *c)
+                            {
+                                self.err::<()>(
+                                    a.container.as_ref().map(|c| c.span()).unwrap_or(e.span()),
+                                    format!("Deployment {:?} has no container named {c:?}", deployment.get_ref()),
+                                );
+                                continue;
+                            }
+                            DeploymentPatch::SetImage { container, image: s(image.get_ref()) }
+                        }
+                        None => {
+                            self.err::<()>(a.verb.span(), "verb \"set-image\" needs `image`");
                             continue;
                         }
-                        Some(ActionKind::SetImage { container, image: s(image.get_ref()) })
+                    },
+                    "scale" => {
+                        match a.replicas.as_ref().and_then(|r| self.int_in(r, 0, limits::MAX_REPLICAS, "replicas")) {
+                            Some(r) => DeploymentPatch::Scale { replicas: r as i32 },
+                            None => {
+                                if a.replicas.is_none() {
+                                    self.err::<()>(a.verb.span(), "verb \"scale\" needs `replicas`");
+                                }
+                                continue;
+                            }
+                        }
                     }
-                    None => self.err(a.verb.span(), "verb \"set-image\" needs `image`"),
-                },
-                "scale" => match &a.replicas {
-                    Some(r) => self
-                        .int_in(r, 0, limits::MAX_REPLICAS, "replicas")
-                        .map(|r| ActionKind::Scale { replicas: r as i32 }),
-                    None => self.err(a.verb.span(), "verb \"scale\" needs `replicas`"),
-                },
-                other => self
-                    .err(a.verb.span(), format!("unknown action verb {other:?}; expected \"set-image\" or \"scale\"")),
+                    other => {
+                        self.err::<()>(a.verb.span(), format!("verb {other:?} takes a `node`, not a `deployment`"));
+                        continue;
+                    }
+                };
+                let Some(namespace) = self.namespace(&a.namespace) else { continue };
+                ActionKind::Patch { namespace, deployment: s(deployment.get_ref()), patch }
             };
-            if let (Some(at), Some(namespace), Some(kind)) = (at, namespace, kind) {
-                out.push(ActionSpec {
-                    at: SimTime::ZERO.add(at),
-                    namespace,
-                    deployment: s(a.deployment.get_ref()),
-                    kind,
-                });
+            if let Some(at) = at {
+                out.push(ActionSpec { at: SimTime::ZERO.add(at), kind });
             }
+        }
+        out
+    }
+
+    fn pdbs(&mut self, entries: &[Sp<schema::PdbEntry>]) -> Vec<PodDisruptionBudget> {
+        let mut out: Vec<PodDisruptionBudget> = Vec::new();
+        for e in entries {
+            let p = e.get_ref();
+            let Some(name) = self.name(&p.name, "PodDisruptionBudget name") else { continue };
+            let Some(namespace) = self.namespace(&p.namespace) else { continue };
+            if out.iter().any(|x| x.name == name && x.namespace == namespace) {
+                self.err::<()>(p.name.span(), format!("duplicate PodDisruptionBudget {name:?}"));
+                continue;
+            }
+            let selector = LabelSelector::from_labels(self.labels(&p.selector));
+            if selector.is_empty() {
+                self.err::<()>(e.span(), "a PodDisruptionBudget needs a non-empty `selector`");
+                continue;
+            }
+            let min_available = p.min_available.as_ref().and_then(|v| self.int_or_percent(v, "min_available"));
+            let max_unavailable = p.max_unavailable.as_ref().and_then(|v| self.int_or_percent(v, "max_unavailable"));
+            if min_available.is_some() == max_unavailable.is_some() {
+                self.err::<()>(e.span(), "set exactly one of `min_available` and `max_unavailable`");
+                continue;
+            }
+            out.push(PodDisruptionBudget {
+                name,
+                namespace,
+                uid: 0,
+                selector,
+                min_available,
+                max_unavailable,
+                status: Default::default(),
+            });
         }
         out
     }
@@ -1154,7 +1218,8 @@ impl<'a> Compiler<'a> {
         let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, sc.duration.get_ref().as_str()));
         let classes = self.priority_classes(&file.priority_classes);
         let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);
-        workloads.actions = self.actions(&file.actions, &workloads, run);
+        workloads.actions = self.actions(&file.actions, &workloads, &pools, run);
+        workloads.pdbs = self.pdbs(&file.pdbs);
         let faults = self.faults(&file.faults, &pools, run);
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
         if !self.errors.is_empty() {
@@ -1173,6 +1238,22 @@ impl<'a> Compiler<'a> {
             priority_classes: classes,
         })
     }
+}
+
+/// The id of the initial node named `name` (nodes are numbered pool by pool).
+fn node_id(pools: &[NodePool], name: &str) -> Option<NodeId> {
+    let mut base = 0u32;
+    for pool in pools {
+        if let Some(index) =
+            name.strip_prefix(&*pool.prefix).and_then(|r| r.strip_prefix('-')).and_then(|i| i.parse::<u32>().ok())
+            && index < pool.count
+            && pool.node_name(index) == name
+        {
+            return Some(NodeId(base + index));
+        }
+        base += pool.count;
+    }
+    None
 }
 
 /// Kubernetes label syntax: an optional DNS-subdomain prefix and '/', a name of at most 63 characters of

@@ -63,6 +63,8 @@ pub struct File {
     pub actions: Vec<Sp<ActionEntry>>,
     #[serde(default)]
     pub priority_classes: Vec<Sp<PriorityClassEntry>>,
+    #[serde(default)]
+    pub pdbs: Vec<Sp<PdbEntry>>,
 }
 
 /// A user action at a time: `set-image` (a rolling update) or `scale` on a Deployment.
@@ -71,7 +73,12 @@ pub struct File {
 pub struct ActionEntry {
     pub verb: Sp<String>,
     pub at: Sp<String>,
-    pub deployment: Sp<String>,
+    /// `set-image`, `scale`: the Deployment.
+    #[serde(default)]
+    pub deployment: Option<Sp<String>>,
+    /// `cordon`, `uncordon`, `drain`: the node.
+    #[serde(default)]
+    pub node: Option<Sp<String>>,
     #[serde(default)]
     pub namespace: Option<Sp<String>>,
     #[serde(default)]
@@ -80,6 +87,20 @@ pub struct ActionEntry {
     pub container: Option<Sp<String>>,
     #[serde(default)]
     pub replicas: Option<Sp<i64>>,
+}
+
+/// A PodDisruptionBudget: `selector` labels (matchLabels) and one of `min_available` / `max_unavailable`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdbEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    pub selector: BTreeMap<String, Sp<String>>,
+    #[serde(default)]
+    pub min_available: Option<Sp<QuantityText>>,
+    #[serde(default)]
+    pub max_unavailable: Option<Sp<QuantityText>>,
 }
 
 /// A PriorityClass (templates refer to it with `priority_class`).

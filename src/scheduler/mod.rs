@@ -241,7 +241,11 @@ impl Scheduler {
                 }
                 self.move_all_unschedulable(ctx);
             }
-            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } | Change::DaemonSet { .. } => {}
+            Change::ReplicaSet { .. }
+            | Change::Deployment { .. }
+            | Change::Job { .. }
+            | Change::DaemonSet { .. }
+            | Change::Pdb { .. } => {}
         }
     }
 
