@@ -106,3 +106,78 @@ template = {{ requests = {{ cpu = \"6\" }} }}
     assert_eq!(out.summary.metrics["pods_unschedulable"], 1);
     assert_eq!(out.summary.pods["Pending"], 1);
 }
+
+#[test]
+fn pods_naming_their_node_bypass_the_scheduler_and_meet_kubelet_admission() {
+    let out = run(&format!(
+        "{CLUSTER}
+[[workloads.arrivals]]
+name = \"pinned\"
+interval = \"10s\"
+max_pods = 3
+template = {{ requests = {{ cpu = \"3\" }}, node_name = \"n-0\", run = {{ dist = \"forever\" }} }}
+"
+    ));
+    // n-0 has 4 CPU: the first 3-CPU pod is admitted, the next two are rejected by the kubelet (OutOfcpu).
+    let failed: Vec<&EventRow> = out.events.iter().filter(|r| r.event == EventType::PodFailed).collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().all(|r| r.detail.starts_with("reason=OutOfcpu") && r.node == "n-0"));
+    assert_eq!(out.summary.pods["Running"], 1);
+    // They were bound at creation, never scheduled.
+    assert_eq!(out.summary.metrics["scheduling_attempts"], 0);
+    assert!(out.events.iter().filter(|r| r.event == EventType::PodScheduled).all(|r| r.detail == "nodeName"));
+}
+
+#[test]
+fn controller_creations_are_rate_limited_like_kube_controller_manager() {
+    let out = run(&format!(
+        "{CLUSTER}
+[[workloads.deployments]]
+name = \"big\"
+replicas = 130
+template = {{ requests = {{ cpu = \"10m\", memory = \"1Mi\" }} }}
+"
+    ));
+    let created = created_times(&out.events, "big-");
+    assert_eq!(created.len(), 130);
+    // The ReplicaSet controller's client: burst 30, then 20 requests/s. (Its status writes share the bucket.)
+    let first_30 = created[29] - created[0];
+    assert!(first_30 < 0.1, "the burst goes out at once: {first_30} s");
+    let rest = created[129] - created[29];
+    assert!((4.9..6.0).contains(&rest), "100 more at 20/s take about 5 s: {rest} s");
+}
+
+#[test]
+fn priority_classes_set_pod_priority() {
+    let out = run(&format!(
+        "{CLUSTER}
+[[priority_classes]]
+name = \"high\"
+value = 1000
+[[workloads.deployments]]
+name = \"vip\"
+replicas = 1
+template = {{ requests = {{ cpu = \"100m\" }}, priority_class = \"high\" }}
+"
+    ));
+    assert_eq!(out.summary.pods["Running"], 1);
+    // The admitted pod carries the class's value and name.
+    let text = format!(
+        "{CLUSTER}\n[[priority_classes]]\nname = \"high\"\nvalue = 1000\n[[workloads.deployments]]\nname = \"vip\"\n\
+         replicas = 1\ntemplate = {{ requests = {{ cpu = \"100m\" }}, priority_class = \"high\" }}"
+    );
+    let s = Scenario::from_str(&text, "pc.toml").expect("valid");
+    let mut sim = kubesim::sim::Sim::new(std::sync::Arc::new(s.config), kubesim::recorder::EventSink::Discard).unwrap();
+    sim.run();
+    let (_, pod) = sim.api.etcd.pods.iter().next().expect("a pod");
+    assert_eq!(pod.spec.template.priority, 1000);
+    assert_eq!(pod.spec.template.priority_class_name.as_deref(), Some("high"));
+    let scenario = Scenario::from_str(
+        &format!(
+            "{CLUSTER}\n[[workloads.deployments]]\nname = \"x\"\nreplicas = 1\ntemplate = {{ priority_class = \"nope\" }}"
+        ),
+        "bad.toml",
+    );
+    let err = scenario.expect_err("unknown class").to_string();
+    assert!(err.contains("no PriorityClass named \"nope\""), "{err}");
+}

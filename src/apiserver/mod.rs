@@ -756,3 +756,109 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
     let name = name.unwrap_or_else(|| Arc::from(""));
     rec.event(now, EventType::Rejected, kind, &name, "", format_args!("{msg}"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::EventSink;
+    use crate::rng::Stream;
+    use crate::scheduler::plugins::testutil::{node_info, pod_spec};
+
+    struct Harness {
+        api: ApiServer,
+        q: EventQueue<Event>,
+        rec: Recorder,
+    }
+
+    impl Harness {
+        fn new(watch_cache_capacity: u64) -> Harness {
+            let timings = Timings { watch_cache_capacity, ..Timings::default() };
+            Harness {
+                api: ApiServer::new(timings, vec![], SimRng::new(1, Stream::Naming)),
+                q: EventQueue::new(),
+                rec: Recorder::new(EventSink::Memory(Vec::new())),
+            }
+        }
+
+        /// Sends a request and processes the apiserver's events until it settles.
+        fn send(&mut self, client: Client, req: Request) {
+            let now = self.q.now();
+            self.api.submit(client, req, false, now, &mut self.q);
+            while let Some((t, ev)) = self.q.pop() {
+                match ev {
+                    Event::ApiCommit(id) => self.api.commit(id, t, &mut self.q, &mut self.rec),
+                    Event::ApiRetry(id) => self.api.retry(id, t, &mut self.q),
+                    _ => {}
+                }
+            }
+        }
+
+        fn pod_on(&mut self, name: &str) {
+            let mut template = (*pod_spec(100, 100, |_| {}).template).clone();
+            template.node_name = Some(crate::model::s("n0"));
+            let new = NewPod {
+                name: Some(crate::model::s(name)),
+                generate_name: crate::model::s(""),
+                namespace: crate::model::s("default"),
+                owner: None,
+                workload: crate::model::s("w"),
+                rng_key: 0,
+                template: Arc::new(template),
+            };
+            self.send(Client::User, Request::CreatePod(new));
+        }
+    }
+
+    fn setup(capacity: u64) -> (Harness, WatcherId) {
+        let mut h = Harness::new(capacity);
+        let node = (*node_info("n0", 4000, 1 << 30).node).clone();
+        h.send(Client::Kubelet(NodeId(0)), Request::CreateNode { id: NodeId(0), node: Box::new(node) });
+        let now = h.q.now();
+        h.api.connect_kubelet(NodeId(0), now, &mut h.q);
+        let w = h.api.kubelet_watcher(NodeId(0)).expect("watcher");
+        (h, w)
+    }
+
+    #[test]
+    fn a_watcher_resumes_from_the_watch_cache() {
+        let (mut h, w) = setup(100);
+        h.api.disconnect_kubelet(NodeId(0));
+        h.pod_on("a");
+        h.pod_on("b");
+        let now = h.q.now();
+        assert!(h.api.resume_watch(w, now, &mut h.q), "the missed changes are still in the cache");
+        let mut seen = Vec::new();
+        while let Some((_, change)) = h.api.take_watch(w) {
+            if let Change::Pod { spec, .. } = change {
+                seen.push(spec.name.to_string());
+            }
+        }
+        assert_eq!(seen, vec!["a", "b"]);
+        assert_eq!(h.api.stats.relists, 0);
+    }
+
+    #[test]
+    fn a_watcher_behind_the_watch_cache_must_relist() {
+        let (mut h, w) = setup(3);
+        h.api.disconnect_kubelet(NodeId(0));
+        for i in 0..5 {
+            h.pod_on(&format!("p{i}"));
+        }
+        let now = h.q.now();
+        assert!(!h.api.resume_watch(w, now, &mut h.q), "5 changes missed, 3 kept: the watcher must relist");
+        assert_eq!(h.api.stats.relists, 1);
+        assert!(h.api.take_watch(w).is_none(), "nothing replayed");
+    }
+
+    #[test]
+    fn invalid_objects_are_rejected_and_recorded() {
+        let (mut h, _) = setup(100);
+        h.pod_on("Bad_Name");
+        let rows = h.rec.finish().expect("rows");
+        let rejected: Vec<_> = rows.iter().filter(|r| r.event == EventType::Rejected).collect();
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].name, "Bad_Name");
+        assert!(rejected[0].detail.contains("RFC 1123"), "{}", rejected[0].detail);
+        assert!(h.api.etcd.pods.is_empty());
+    }
+}

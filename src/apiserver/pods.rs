@@ -26,9 +26,28 @@ impl ApiServer {
             created: io.now,
             template,
         });
-        let (_, change) = self.etcd.create_pod(spec.clone(), PodState::new_pending());
+        // A pod naming its node (`spec.nodeName`) is bound from the start: the scheduler never sees it, and the
+        // node's kubelet alone decides (its admission may reject it).
+        let mut state = PodState::new_pending();
+        let node = match &spec.template.node_name {
+            Some(name) => {
+                let id = self.etcd.nodes.iter().position(|n| n.as_ref().is_some_and(|v| v.obj.name == *name));
+                Some(NodeId(
+                    id.ok_or_else(|| ApiError::Invalid(format!("spec.nodeName: node {name:?} not found")))? as u32
+                ))
+            }
+            None => None,
+        };
+        state.node = node;
+        let (id, change) = self.etcd.create_pod(spec.clone(), state);
         record!(io.rec, io.now, PodCreated, Pod, &spec.name, "", "workload={}", spec.workload);
         io.rec.metrics.pod_created(&spec);
+        if let Some(n) = node {
+            self.index_pod_on_node(id, n);
+            let node_name = self.node_name(Some(n));
+            record!(io.rec, io.now, PodScheduled, Pod, &spec.name, &node_name, "nodeName");
+            io.rec.metrics.pod_bound(&spec, n, io.now);
+        }
         self.fanout(change, io);
         Ok(())
     }

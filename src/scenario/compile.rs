@@ -34,6 +34,8 @@ pub struct Compiler<'a> {
     file: &'a str,
     src: &'a str,
     pub errors: Vec<Diagnostic>,
+    /// Names of the initial nodes (to check `node_name`).
+    node_names: std::collections::BTreeSet<String>,
 }
 
 /// Which kind of workload a template belongs to (for defaults and checks).
@@ -47,7 +49,7 @@ enum Owner {
 
 impl<'a> Compiler<'a> {
     pub fn new(file: &'a str, src: &'a str) -> Compiler<'a> {
-        Compiler { file, src, errors: Vec::new() }
+        Compiler { file, src, errors: Vec::new(), node_names: Default::default() }
     }
 
     fn err<T>(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) -> Option<T> {
@@ -685,6 +687,11 @@ impl<'a> Compiler<'a> {
         for (k, v) in &e.node_selector {
             node_selector.insert(s(k), s(v.get_ref()));
         }
+        if let Some(n) = &e.node_name
+            && !self.node_names.contains(n.get_ref().as_str())
+        {
+            return self.err(n.span(), format!("node_name: no node is named {:?}", n.get_ref()));
+        }
         let mut template = PodTemplate {
             labels,
             containers,
@@ -1214,6 +1221,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let pools = self.pools(file.cluster.get_ref());
+        self.node_names = pools.iter().flat_map(|p| (0..p.count).map(|i| p.node_name(i))).collect();
         let profiles = vec![profile];
         let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, sc.duration.get_ref().as_str()));
         let classes = self.priority_classes(&file.priority_classes);

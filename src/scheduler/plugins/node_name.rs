@@ -1,4 +1,6 @@
-//! **NodeName** (filter): a pod that names its node (`spec.nodeName` set by the user) fits only that node.
+//! **NodeName** (filter): a pod that names its node (`spec.nodeName`) fits only that node. (Such pods are bound
+//! when created and never reach the scheduler; the filter matters where other plugins reuse the filters, e.g.
+//! preemption, as upstream.)
 
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{Code, CycleState, Filter, Plugin, PodCtx, Reason, Verdict};
