@@ -75,6 +75,7 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     int("scheduling_failed_attempts", stats.failed_attempts);
     int("bind_errors", stats.bind_errors);
     int("evictions", m.evictions);
+    int("evictions_blocked", m.evictions_blocked);
     int("nodes_not_ready_at_end", nodes_not_ready);
     int("api_requests", api.requests);
     int("api_conflicts", api.conflicts);
