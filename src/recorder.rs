@@ -32,6 +32,8 @@ pub enum EventType {
     NodeUntainted,
     NodeFailed,
     NodeRecovered,
+    /// A zone's state as the node lifecycle controller sees it changed (`name`: the zone).
+    ZoneStateChanged,
     // Faults.
     FaultInjected,
     FaultHealed,
@@ -67,6 +69,7 @@ impl EventType {
             EventType::NodeUntainted => "NodeUntainted",
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
+            EventType::ZoneStateChanged => "ZoneStateChanged",
             EventType::FaultInjected => "FaultInjected",
             EventType::FaultHealed => "FaultHealed",
             EventType::DeploymentCreated => "DeploymentCreated",
