@@ -36,6 +36,8 @@ pub enum EventType {
     NodeFailed,
     NodeRecovered,
     NodeDrained,
+    /// A zone's state as the node lifecycle controller sees it changed (`name`: the zone).
+    ZoneStateChanged,
     // Faults.
     FaultInjected,
     FaultHealed,
@@ -75,6 +77,7 @@ impl EventType {
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
             EventType::NodeDrained => "NodeDrained",
+            EventType::ZoneStateChanged => "ZoneStateChanged",
             EventType::FaultInjected => "FaultInjected",
             EventType::FaultHealed => "FaultHealed",
             EventType::DeploymentCreated => "DeploymentCreated",

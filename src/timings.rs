@@ -58,8 +58,18 @@ pub struct Timings {
     pub node_monitor_grace_period: SimDuration,
     /// Period of the NoExecute tainting pass (`NodeEvictionPeriod`): 100 ms.
     pub node_eviction_period: SimDuration,
-    /// `--node-eviction-rate`: 0.1 nodes/s per zone (token bucket, burst 1).
+    /// `--node-eviction-rate`: 0.1 nodes/s per zone (token bucket, burst 1), for zones in Normal state (and
+    /// FullDisruption while some other zone is not).
     pub node_eviction_rate_per_s: f64,
+    /// `--secondary-node-eviction-rate`: 0.01 nodes/s, for a zone in PartialDisruption that has more than
+    /// `large_cluster_size_threshold` nodes (smaller zones stop tainting).
+    pub secondary_node_eviction_rate_per_s: f64,
+    /// `--unhealthy-zone-threshold`: 0.55. A zone with more than 2 not-ready nodes and at least this fraction
+    /// not ready is in PartialDisruption.
+    pub unhealthy_zone_threshold: f64,
+    /// `--large-cluster-size-threshold`: 50 nodes. Only zones strictly larger keep tainting (at the secondary
+    /// rate) in PartialDisruption.
+    pub large_cluster_size_threshold: u64,
     /// `tolerationSeconds` added by the DefaultTolerationSeconds admission plugin: 300 s.
     pub default_toleration_seconds: i64,
     /// PodGC period (`gcCheckPeriod`): 20 s.
@@ -109,6 +119,9 @@ impl Default for Timings {
             node_monitor_grace_period: SimDuration::from_secs(50),
             node_eviction_period: SimDuration::from_millis(100),
             node_eviction_rate_per_s: 0.1,
+            secondary_node_eviction_rate_per_s: 0.01,
+            unhealthy_zone_threshold: 0.55,
+            large_cluster_size_threshold: 50,
             default_toleration_seconds: 300,
             pod_gc_period: SimDuration::from_secs(20),
             terminated_pod_gc_threshold: 12_500,
@@ -159,6 +172,9 @@ impl Timings {
         "node_monitor_grace_period",
         "node_eviction_period",
         "node_eviction_rate_per_s",
+        "secondary_node_eviction_rate_per_s",
+        "unhealthy_zone_threshold",
+        "large_cluster_size_threshold",
         "default_toleration_seconds",
         "pod_gc_period",
         "terminated_pod_gc_threshold",
@@ -197,6 +213,9 @@ impl Timings {
             "node_monitor_grace_period" => Duration(&mut self.node_monitor_grace_period),
             "node_eviction_period" => Duration(&mut self.node_eviction_period),
             "node_eviction_rate_per_s" => Rate(&mut self.node_eviction_rate_per_s),
+            "secondary_node_eviction_rate_per_s" => Rate(&mut self.secondary_node_eviction_rate_per_s),
+            "unhealthy_zone_threshold" => Rate(&mut self.unhealthy_zone_threshold),
+            "large_cluster_size_threshold" => Count(&mut self.large_cluster_size_threshold),
             "default_toleration_seconds" => Seconds(&mut self.default_toleration_seconds),
             "pod_gc_period" => Duration(&mut self.pod_gc_period),
             "terminated_pod_gc_threshold" => Count(&mut self.terminated_pod_gc_threshold),

@@ -6,7 +6,7 @@
 //! through these informers and change it only through the apiserver.
 //!
 //! Controllers: ReplicaSet, Deployment, Job, node lifecycle (heartbeat monitoring, NotReady, NoExecute
-//! taints), taint eviction and pod garbage collection.
+//! taints rate-limited per zone by the zone's health), taint eviction and pod garbage collection.
 
 pub mod daemonset;
 pub mod deployment;
@@ -41,8 +41,16 @@ pub enum CtrlEvent {
         node: NodeId,
         token: u32,
     },
-    /// Node lifecycle: the NoExecute tainter's 100 ms tick has work.
-    TainterTick,
+    /// Node lifecycle: the NoExecute tainter's 100 ms tick has work. `settled`: already deferred behind the
+    /// monitor pass of the same instant.
+    TainterTick {
+        settled: bool,
+    },
+    /// Node lifecycle: the end of a monitor pass, where zone states are evaluated. `settled`: already
+    /// re-queued behind the pass's per-node checks.
+    ZonePass {
+        settled: bool,
+    },
     /// Taint eviction: a pod's toleration expired.
     Evict {
         pod: PodId,
@@ -443,7 +451,8 @@ impl ControllerManager {
             CtrlEvent::SyncDaemonSet(id) => self.daemonset.sync(inf, id, ctx),
             CtrlEvent::SyncPdb(id) => self.disruption.sync(inf, id, ctx),
             CtrlEvent::NodeHealth { node, token } => self.node_lifecycle.health_check(inf, node, token, ctx),
-            CtrlEvent::TainterTick => self.node_lifecycle.tainter_tick(inf, ctx),
+            CtrlEvent::TainterTick { settled } => self.node_lifecycle.tainter_tick(inf, settled, ctx),
+            CtrlEvent::ZonePass { settled } => self.node_lifecycle.zone_pass(inf, settled, ctx),
             CtrlEvent::Evict { pod, token } => self.taint_eviction.evict(inf, pod, token, ctx),
             CtrlEvent::PodGc => self.podgc.run(inf, ctx),
         }
