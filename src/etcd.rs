@@ -326,6 +326,7 @@ mod tests {
             ready: crate::model::ConditionStatus::True,
             ready_transition: SimTime::ZERO,
             pool: 0,
+            images: Vec::new(),
         }
     }
 

@@ -160,10 +160,12 @@ impl NodeSelectorTerm {
     }
 }
 
-/// `requiredDuringSchedulingIgnoredDuringExecution`: the terms are ORed. `None` requires nothing.
+/// Node affinity. `required` (`requiredDuringSchedulingIgnoredDuringExecution`): the terms are ORed; `None`
+/// requires nothing. `preferred`: weighted terms the NodeAffinity score adds up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeAffinity {
     pub required: Option<Vec<NodeSelectorTerm>>,
+    pub preferred: Vec<super::PreferredSchedulingTerm>,
 }
 
 impl NodeAffinity {
@@ -185,6 +187,7 @@ impl NodeAffinity {
                     values: vec![name],
                 }],
             }]),
+            preferred: Vec::new(),
         }
     }
 }
@@ -227,7 +230,7 @@ mod tests {
         assert!(pinned.required_matches("n1", &l));
         assert!(!pinned.required_matches("n2", &l));
         assert!(NodeAffinity::default().required_matches("any", &l));
-        let empty_term = NodeAffinity { required: Some(vec![NodeSelectorTerm::default()]) };
+        let empty_term = NodeAffinity { required: Some(vec![NodeSelectorTerm::default()]), preferred: vec![] };
         assert!(!empty_term.required_matches("n1", &l), "an empty term matches nothing");
     }
 

@@ -7,6 +7,7 @@
 //! 64-byte copy, never an allocation. Cluster-scoped objects that change rarely (nodes, workloads) are stored as
 //! `Arc<T>` and replaced copy-on-write.
 
+pub mod affinity;
 pub mod labels;
 pub mod node;
 pub mod pod;
@@ -14,6 +15,10 @@ pub mod resources;
 pub mod taints;
 pub mod workload;
 
+pub use affinity::{
+    HostPort, InclusionPolicy, PodAffinityRules, PodAffinityTerm, PreferredSchedulingTerm, Protocol,
+    TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
+};
 pub use labels::{
     LabelSelector, Labels, NodeAffinity, NodeSelectorOp, NodeSelectorRequirement, NodeSelectorTerm, SelectorOp,
     SelectorRequirement,

@@ -50,6 +50,26 @@ pub struct Node {
     pub ready_transition: SimTime,
     /// Index of the scenario node pool the node came from.
     pub pool: u32,
+    /// `status.images`: images present on the node and their sizes in bytes, sorted by name (ImageLocality).
+    pub images: Vec<(Str, u64)>,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node {
+            name: Str::from(""),
+            uid: 0,
+            labels: Labels::new(),
+            taints: Vec::new(),
+            unschedulable: false,
+            allocatable: Resources::default(),
+            allocatable_pods: 110,
+            ready: ConditionStatus::True,
+            ready_transition: SimTime::ZERO,
+            pool: 0,
+            images: Vec::new(),
+        }
+    }
 }
 
 /// The well-known zone label.

@@ -1,6 +1,9 @@
 //! Pods: the immutable [`PodSpec`] (shared), the per-workload [`PodTemplate`] and the mutable [`PodState`].
 
-use super::{JobId, Labels, NodeAffinity, NodeId, ReplicaSetId, Resources, Str, Toleration};
+use super::{
+    HostPort, JobId, Labels, NodeAffinity, NodeId, PodAffinityRules, ReplicaSetId, Resources, Str, Toleration,
+    TopologySpreadConstraint,
+};
 use crate::dist::Dist;
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
@@ -16,12 +19,14 @@ pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
 pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
 
 /// A container. Only what placement and the fake lifecycle need.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Container {
     pub name: Str,
     pub image: Str,
     pub requests: Resources,
     pub limits: Resources,
+    /// Ports bound on the node (`hostPort`).
+    pub host_ports: Vec<HostPort>,
     /// Whether `requests.cpu` was given (the scheduler's non-zero default applies only when it was omitted).
     pub has_cpu_request: bool,
     /// Whether `requests.memory` was given.
@@ -87,8 +92,14 @@ pub struct PodTemplate {
     pub priority_class_name: Option<Str>,
     pub preemption_policy: PreemptionPolicy,
     pub node_selector: Labels,
-    /// `spec.affinity.nodeAffinity` (required terms).
+    /// `spec.affinity.nodeAffinity`.
     pub node_affinity: NodeAffinity,
+    /// `spec.affinity.podAffinity`.
+    pub pod_affinity: PodAffinityRules,
+    /// `spec.affinity.podAntiAffinity`.
+    pub pod_anti_affinity: PodAffinityRules,
+    /// `spec.topologySpreadConstraints`.
+    pub topology_spread: Vec<TopologySpreadConstraint>,
     /// `spec.nodeName` set by the user (bypasses the scheduler's choice; the NodeName filter enforces it).
     pub node_name: Option<Str>,
     pub tolerations: Vec<Toleration>,
@@ -107,6 +118,39 @@ pub struct PodTemplate {
     pub nonzero_cpu_millis: i64,
     /// Derived: memory request for scoring, with the 200Mi default for containers that omit it.
     pub nonzero_memory_bytes: i64,
+    /// Derived: the host ports of all containers.
+    pub host_ports: Vec<HostPort>,
+}
+
+impl Default for PodTemplate {
+    /// An empty template with upstream's defaults (restart Always, 30 s grace, the default scheduler).
+    fn default() -> Self {
+        PodTemplate {
+            labels: Labels::new(),
+            containers: Vec::new(),
+            init_containers: Vec::new(),
+            priority: 0,
+            priority_class_name: None,
+            preemption_policy: PreemptionPolicy::PreemptLowerPriority,
+            node_selector: Labels::new(),
+            node_affinity: NodeAffinity::default(),
+            pod_affinity: PodAffinityRules::default(),
+            pod_anti_affinity: PodAffinityRules::default(),
+            topology_spread: Vec::new(),
+            node_name: None,
+            tolerations: Vec::new(),
+            restart_policy: RestartPolicy::Always,
+            termination_grace_period: SimDuration::from_secs(30),
+            scheduler_name: Str::from("default-scheduler"),
+            run: RunModel::Forever,
+            exit: ExitModel::default(),
+            readiness_delay: SimDuration::ZERO,
+            requests: Resources::default(),
+            nonzero_cpu_millis: 0,
+            nonzero_memory_bytes: 0,
+            host_ports: Vec::new(),
+        }
+    }
 }
 
 impl PodTemplate {
@@ -129,6 +173,7 @@ impl PodTemplate {
         self.requests = sum;
         self.nonzero_cpu_millis = nz_cpu;
         self.nonzero_memory_bytes = nz_mem;
+        self.host_ports = self.containers.iter().flat_map(|c| c.host_ports.iter().cloned()).collect();
     }
 
     /// Distinct images of init and regular containers, in order (pulled one after another).
@@ -298,34 +343,14 @@ mod tests {
             name: s("c"),
             image: s("img"),
             requests: Resources::new(cpu.unwrap_or(0), mem.unwrap_or(0)),
-            limits: Resources::default(),
             has_cpu_request: cpu.is_some(),
             has_memory_request: mem.is_some(),
+            ..Container::default()
         }
     }
 
     pub(crate) fn template(containers: Vec<Container>, init: Vec<Container>) -> PodTemplate {
-        let mut t = PodTemplate {
-            labels: Labels::new(),
-            containers,
-            init_containers: init,
-            priority: 0,
-            priority_class_name: None,
-            preemption_policy: PreemptionPolicy::PreemptLowerPriority,
-            node_selector: Labels::new(),
-            node_affinity: NodeAffinity::default(),
-            node_name: None,
-            tolerations: Vec::new(),
-            restart_policy: RestartPolicy::Always,
-            termination_grace_period: SimDuration::from_secs(30),
-            scheduler_name: s("default-scheduler"),
-            run: RunModel::Forever,
-            exit: ExitModel::default(),
-            readiness_delay: SimDuration::ZERO,
-            requests: Resources::default(),
-            nonzero_cpu_millis: 0,
-            nonzero_memory_bytes: 0,
-        };
+        let mut t = PodTemplate { containers, init_containers: init, ..PodTemplate::default() };
         t.finalize();
         t
     }

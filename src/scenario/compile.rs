@@ -347,6 +347,7 @@ impl<'a> Compiler<'a> {
                 ready: ConditionStatus::True,
                 ready_transition: SimTime::ZERO,
                 pool: pool_index as u32,
+                images: Vec::new(),
             };
             pools.push(NodePool { name: pool_name, prefix, template, count: count as u32 });
         }
@@ -500,7 +501,15 @@ impl<'a> Compiler<'a> {
         if over(req.cpu_millis, lim.cpu_millis) || over(req.memory_bytes, lim.memory_bytes) {
             self.err::<()>(span, format!("container {name:?}: requests must not exceed limits"));
         }
-        Container { name, image, requests: req, limits: lim, has_cpu_request: has_cpu, has_memory_request: has_mem }
+        Container {
+            name,
+            image,
+            requests: req,
+            limits: lim,
+            has_cpu_request: has_cpu,
+            has_memory_request: has_mem,
+            host_ports: Vec::new(),
+        }
     }
 
     fn run_model(&mut self, run: &Sp<schema::RunEntry>) -> Option<RunModel> {
@@ -709,9 +718,7 @@ impl<'a> Compiler<'a> {
             run,
             exit: ExitModel { failure_probability, failure_exit_code },
             readiness_delay,
-            requests: Resources::default(),
-            nonzero_cpu_millis: 0,
-            nonzero_memory_bytes: 0,
+            ..PodTemplate::default()
         };
         template.finalize();
         Some((template, selector))

@@ -185,6 +185,7 @@ mod tests {
             ready: ConditionStatus::True,
             ready_transition: SimTime::ZERO,
             pool: 0,
+            images: Vec::new(),
         })
     }
 

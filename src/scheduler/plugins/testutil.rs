@@ -1,12 +1,12 @@
 //! Fluent fixtures for plugin table tests (in the spirit of upstream's `st.MakePod()`).
 
 use crate::model::{
-    ConditionStatus, Container, ExitModel, Labels, Node, NodeId, PodId, PodSpec, PodTemplate, PreemptionPolicy,
-    Resources, RestartPolicy, RunModel, Taint, TaintEffect, Toleration, TolerationOp, s,
+    ConditionStatus, Container, Labels, Node, NodeId, PodId, PodSpec, PodTemplate, Resources, Taint, TaintEffect,
+    Toleration, TolerationOp, s,
 };
 use crate::scheduler::cache::{Cache, NodeInfo};
 use crate::scheduler::framework::{CycleState, Filter, NodeList, Plugin, PodCtx, PreResult, Verdict};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use std::sync::Arc;
 
 pub const GI: i64 = 1024 * 1024 * 1024;
@@ -23,6 +23,7 @@ pub fn node_info(name: &str, cpu_millis: i64, memory_bytes: i64) -> NodeInfo {
         ready: ConditionStatus::True,
         ready_transition: SimTime::ZERO,
         pool: 0,
+        images: Vec::new(),
     };
     NodeInfo::new(NodeId(0), Arc::new(node))
 }
@@ -54,27 +55,7 @@ pub fn exists_toleration(key: &str) -> Toleration {
 }
 
 fn template(containers: Vec<Container>) -> PodTemplate {
-    let mut t = PodTemplate {
-        labels: Labels::new(),
-        containers,
-        init_containers: vec![],
-        priority: 0,
-        priority_class_name: None,
-        preemption_policy: PreemptionPolicy::PreemptLowerPriority,
-        node_selector: Labels::new(),
-        node_affinity: Default::default(),
-        node_name: None,
-        tolerations: vec![],
-        restart_policy: RestartPolicy::Always,
-        termination_grace_period: SimDuration::from_secs(30),
-        scheduler_name: s("default-scheduler"),
-        run: RunModel::Forever,
-        exit: ExitModel::default(),
-        readiness_delay: SimDuration::ZERO,
-        requests: Resources::default(),
-        nonzero_cpu_millis: 0,
-        nonzero_memory_bytes: 0,
-    };
+    let mut t = PodTemplate { containers, ..PodTemplate::default() };
     t.finalize();
     t
 }
@@ -98,9 +79,9 @@ pub fn pod_spec(cpu_millis: i64, memory_bytes: i64, f: impl FnOnce(&mut PodTempl
         name: s("c"),
         image: s("img"),
         requests: Resources::new(cpu_millis, memory_bytes),
-        limits: Resources::default(),
         has_cpu_request: true,
         has_memory_request: true,
+        ..Container::default()
     };
     let mut t = template(vec![c]);
     f(&mut t);
@@ -110,14 +91,7 @@ pub fn pod_spec(cpu_millis: i64, memory_bytes: i64, f: impl FnOnce(&mut PodTempl
 
 /// A one-container pod that sets no requests at all.
 pub fn pod_spec_no_requests() -> PodSpec {
-    let c = Container {
-        name: s("c"),
-        image: s("img"),
-        requests: Resources::default(),
-        limits: Resources::default(),
-        has_cpu_request: false,
-        has_memory_request: false,
-    };
+    let c = Container { name: s("c"), image: s("img"), ..Container::default() };
     spec(template(vec![c]))
 }
 
