@@ -94,7 +94,7 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         let mut sum = Resources::default();
         let mut pinned = Resources::default();
         for p in &info.pods {
-            if let Some(spec) = sim.scheduler.pod_spec(*p) {
+            if let Some(spec) = sim.scheduler.pod_spec(p.id) {
                 sum.add(&spec.template.requests);
                 if spec.template.node_name.is_some() {
                     pinned.add(&spec.template.requests);
@@ -114,7 +114,7 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         if let Some(n) = r.state.node
             && !r.state.phase.is_terminal()
             && sim.scheduler.cache().node(n).is_some()
-            && !sim.scheduler.cache().node(n).is_some_and(|info| info.pods.contains(&id))
+            && !sim.scheduler.cache().node(n).is_some_and(|info| info.has_pod(id))
             && sim.scheduler.knows(id)
         {
             return Err(format!("scheduler cache lost bound pod {}", r.spec.name));

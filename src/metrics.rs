@@ -56,6 +56,10 @@ pub struct Collector {
     pub evictions: u64,
     /// Evictions refused because of a PodDisruptionBudget (429).
     pub evictions_blocked: u64,
+    /// Scheduling attempts that preempted (nominated the pod after choosing victims).
+    pub preemptions: u64,
+    /// Pods deleted as preemption victims.
+    pub preemption_victims: u64,
     pub nodes_added: u64,
     /// Creation to binding, microseconds, one per bound pod.
     pub scheduling_latency_us: Vec<u64>,

@@ -25,6 +25,10 @@ pub enum EventType {
     PodDeleted,
     PodRejected,
     PodTerminating,
+    /// A pod was chosen as a preemption victim (detail: the preemptor and node); written by the scheduler.
+    PodPreempted,
+    /// The scheduler nominated a pod to a node after preempting victims there.
+    PodNominated,
     // Pods (written by the kubelet, like the events it posts upstream).
     ContainerRestarted,
     // Nodes.
@@ -68,6 +72,8 @@ impl EventType {
             EventType::PodDeleted => "PodDeleted",
             EventType::PodRejected => "PodRejected",
             EventType::PodTerminating => "PodTerminating",
+            EventType::PodPreempted => "PodPreempted",
+            EventType::PodNominated => "PodNominated",
             EventType::ContainerRestarted => "ContainerRestarted",
             EventType::NodeAdded => "NodeAdded",
             EventType::NodeReady => "NodeReady",

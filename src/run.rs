@@ -76,6 +76,8 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     int("bind_errors", stats.bind_errors);
     int("evictions", m.evictions);
     int("evictions_blocked", m.evictions_blocked);
+    int("preemptions", m.preemptions);
+    int("preemption_victims", m.preemption_victims);
     int("nodes_not_ready_at_end", nodes_not_ready);
     int("api_requests", api.requests);
     int("api_conflicts", api.conflicts);

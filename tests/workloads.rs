@@ -102,7 +102,12 @@ template = {{ requests = {{ cpu = \"6\" }} }}
 "
     ));
     let row = out.events.iter().find(|r| r.event == EventType::PodUnschedulable).expect("unschedulable");
-    assert_eq!(row.detail, "0/2 nodes are available: 2 Insufficient cpu.");
+    // The pod asks for more than a node's whole allocatable: unresolvable, so preemption cannot help either.
+    assert_eq!(
+        row.detail,
+        "0/2 nodes are available: 2 Insufficient cpu. \
+         preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
     assert_eq!(out.summary.metrics["pods_unschedulable"], 1);
     assert_eq!(out.summary.pods["Pending"], 1);
 }

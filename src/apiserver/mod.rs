@@ -83,6 +83,8 @@ pub struct PodStatusPatch {
     pub reason: Option<PodReason>,
     pub exit_code: Option<i32>,
     pub finished_at: Option<SimTime>,
+    /// `status.nominatedNodeName`: `Some(None)` clears it.
+    pub nominated_node: Option<Option<NodeId>>,
 }
 
 /// A write request. `rv` fields are optimistic-concurrency preconditions: the `resourceVersion` the client
@@ -585,11 +587,11 @@ impl ApiServer {
                 self.deliver(SCHEDULER_WATCHER, change.clone(), io.now, io.q);
                 self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
-            Change::ReplicaSet { .. }
-            | Change::Deployment { .. }
-            | Change::Job { .. }
-            | Change::DaemonSet { .. }
-            | Change::Pdb { .. } => {
+            Change::Pdb { .. } => {
+                self.deliver(SCHEDULER_WATCHER, change.clone(), io.now, io.q);
+                self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
+            }
+            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } | Change::DaemonSet { .. } => {
                 self.deliver(CONTROLLER_MANAGER_WATCHER, change, io.now, io.q);
             }
         }
@@ -599,7 +601,7 @@ impl ApiServer {
     fn wants(&self, w: WatcherId, change: &Change) -> bool {
         match self.watchers[w.0 as usize].client {
             Client::Kubelet(node) => matches!(change, Change::Pod { state, .. } if state.node == Some(node)),
-            Client::Scheduler => matches!(change, Change::Pod { .. } | Change::Node { .. }),
+            Client::Scheduler => matches!(change, Change::Pod { .. } | Change::Node { .. } | Change::Pdb { .. }),
             _ => true,
         }
     }

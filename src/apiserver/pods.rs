@@ -119,6 +119,12 @@ impl ApiServer {
         if let Some(t) = patch.finished_at {
             state.finished_at = t;
         }
+        if let Some(n) = patch.nominated_node {
+            // Only a pending pod waits for a node; once bound the field is meaningless.
+            if state.node.is_none() {
+                state.nominated_node = n;
+            }
+        }
         if state == old {
             return Ok(());
         }

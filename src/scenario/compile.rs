@@ -263,8 +263,8 @@ impl<'a> Compiler<'a> {
         }
         if let Some(strategy) = &sec.scoring_strategy {
             match strategy.get_ref().as_str() {
-                "LeastAllocated" => p.args.fit_strategy = ScoringStrategy::LeastAllocated,
-                "MostAllocated" => p.args.fit_strategy = ScoringStrategy::MostAllocated,
+                "LeastAllocated" => p.args.fit.strategy = ScoringStrategy::LeastAllocated,
+                "MostAllocated" => p.args.fit.strategy = ScoringStrategy::MostAllocated,
                 other => {
                     self.err::<()>(
                         strategy.span(),

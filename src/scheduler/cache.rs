@@ -6,11 +6,33 @@
 
 use crate::model::node::{REGION_LABEL, ZONE_LABEL};
 use crate::model::{Node, NodeId, PodId, PodSpec, Resources, Str};
+use crate::time::SimTime;
 use std::sync::Arc;
 
 /// The beta zone label, preferred by upstream's `GetZoneKey` when present.
 const BETA_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
 const BETA_REGION_LABEL: &str = "failure-domain.beta.kubernetes.io/region";
+
+/// A pod placed on a node in the cache (bound, or assumed by this scheduler).
+#[derive(Clone, Debug)]
+pub struct PodEntry {
+    pub id: PodId,
+    pub spec: Arc<PodSpec>,
+    /// When the scheduler first saw the pod on this node: its stand-in for `status.startTime`, which preemption
+    /// uses to prefer evicting the most recently started pods (the kubelet sets the real one moments later).
+    pub since: SimTime,
+    /// `metadata.deletionTimestamp` is set: the pod is shutting down but still holds its resources.
+    pub terminating: bool,
+    /// Terminating because preemption deleted it (upstream: the `DisruptionTarget` condition with reason
+    /// `PreemptionByScheduler`).
+    pub preempted: bool,
+}
+
+impl PodEntry {
+    pub fn new(id: PodId, spec: Arc<PodSpec>, since: SimTime) -> PodEntry {
+        PodEntry { id, spec, since, terminating: false, preempted: false }
+    }
+}
 
 /// A node as the scheduler sees it.
 #[derive(Clone, Debug)]
@@ -23,7 +45,11 @@ pub struct NodeInfo {
     pub nonzero_cpu_millis: i64,
     pub nonzero_memory_bytes: i64,
     /// Pods on the node, in the order they arrived.
-    pub pods: Vec<PodId>,
+    pub pods: Vec<PodEntry>,
+    /// Pods on the node with any pod affinity or anti-affinity (upstream `PodsWithAffinity`).
+    pub pods_with_affinity: u32,
+    /// Pods on the node with required anti-affinity (upstream `PodsWithRequiredAntiAffinity`).
+    pub pods_with_required_anti_affinity: u32,
 }
 
 impl NodeInfo {
@@ -35,6 +61,8 @@ impl NodeInfo {
             nonzero_cpu_millis: 0,
             nonzero_memory_bytes: 0,
             pods: Vec::new(),
+            pods_with_affinity: 0,
+            pods_with_required_anti_affinity: 0,
         }
     }
 
@@ -42,23 +70,41 @@ impl NodeInfo {
         self.pods.len() as i64
     }
 
-    pub fn add_pod(&mut self, id: PodId, spec: &PodSpec) {
-        let t = &spec.template;
+    pub fn has_pod(&self, id: PodId) -> bool {
+        self.pods.iter().any(|p| p.id == id)
+    }
+
+    /// Adds a pod and its requests to the node's aggregates. Plugins' dry runs (preemption, nominated pods) call
+    /// this on a clone; the live cache goes through [`Cache::add_pod`].
+    pub fn add_pod(&mut self, entry: PodEntry) {
+        let t = &entry.spec.template;
         self.requested.add(&t.requests);
         self.nonzero_cpu_millis += t.nonzero_cpu_millis;
         self.nonzero_memory_bytes += t.nonzero_memory_bytes;
-        self.pods.push(id);
+        if !t.pod_affinity.is_empty() || !t.pod_anti_affinity.is_empty() {
+            self.pods_with_affinity += 1;
+        }
+        if !t.pod_anti_affinity.required.is_empty() {
+            self.pods_with_required_anti_affinity += 1;
+        }
+        self.pods.push(entry);
     }
 
-    /// Removes a pod; returns false if it was not on the node.
-    pub fn remove_pod(&mut self, id: PodId, spec: &PodSpec) -> bool {
-        let Some(i) = self.pods.iter().position(|p| *p == id) else { return false };
-        self.pods.remove(i);
-        let t = &spec.template;
+    /// Removes a pod; `None` if it was not on the node.
+    pub fn remove_pod(&mut self, id: PodId) -> Option<PodEntry> {
+        let i = self.pods.iter().position(|p| p.id == id)?;
+        let entry = self.pods.remove(i);
+        let t = &entry.spec.template;
         self.requested.sub(&t.requests);
         self.nonzero_cpu_millis -= t.nonzero_cpu_millis;
         self.nonzero_memory_bytes -= t.nonzero_memory_bytes;
-        true
+        if !t.pod_affinity.is_empty() || !t.pod_anti_affinity.is_empty() {
+            self.pods_with_affinity -= 1;
+        }
+        if !t.pod_anti_affinity.required.is_empty() {
+            self.pods_with_required_anti_affinity -= 1;
+        }
+        Some(entry)
     }
 }
 
@@ -152,6 +198,30 @@ impl Cache {
         }
     }
 
+    /// Places a pod on a node (bound or assumed). Every change to the pods on a node goes through here or
+    /// [`Cache::remove_pod`], so that indexes over pods stay in step with the nodes' aggregates.
+    /// Returns false if the node is unknown (the pod is then not in the cache).
+    pub fn add_pod(&mut self, node: NodeId, entry: PodEntry) -> bool {
+        let Some(info) = self.node_mut(node) else { return false };
+        info.add_pod(entry);
+        true
+    }
+
+    /// Takes a pod off a node; `None` if it was not there.
+    pub fn remove_pod(&mut self, node: NodeId, id: PodId) -> Option<PodEntry> {
+        self.node_mut(node)?.remove_pod(id)
+    }
+
+    /// Marks a pod on a node as terminating (`deletionTimestamp` set), by preemption or not; returns false if
+    /// it was not there or already marked.
+    pub fn set_terminating(&mut self, node: NodeId, id: PodId, preempted: bool) -> bool {
+        let Some(entry) = self.node_mut(node).and_then(|n| n.pods.iter_mut().find(|p| p.id == id)) else {
+            return false;
+        };
+        entry.preempted |= preempted;
+        !std::mem::replace(&mut entry.terminating, true)
+    }
+
     /// All node infos in id order (invariant checks).
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
         self.nodes.iter().flatten()
@@ -167,7 +237,6 @@ pub fn zone_of(node: &Node) -> Option<&Str> {
 mod tests {
     use super::*;
     use crate::model::{ConditionStatus, Labels, s};
-    use crate::time::SimTime;
 
     fn node(name: &str, zone: &str) -> Arc<Node> {
         let mut labels = Labels::new();

@@ -1,31 +1,38 @@
 //! The simulated kube-scheduler.
 //!
-//! It watches pods and nodes, keeps its own cache (never reading etcd), pops pods from its queue one
-//! scheduling cycle at a time, runs the profile's plugins over the nodes in node-tree order starting at a
-//! round-robin index, picks the best-scoring node (ties broken uniformly by the seeded tie-break stream),
-//! assumes the pod on that node, and sends the Binding through the apiserver. A failed pod is parked until a
-//! cluster event (a node added or changed, a pod leaving a node) or the periodic flush makes it worth retrying,
-//! with per-pod exponential backoff.
+//! It watches pods, nodes and PodDisruptionBudgets, keeps its own cache (never reading etcd), pops pods from
+//! its queue one scheduling cycle at a time, runs the pod's profile ([`cycle::Algorithm`]), assumes the pod on
+//! the chosen node and sends the Binding through the apiserver. A pod that fits nowhere may preempt
+//! lower-priority pods (DefaultPreemption): the victims are deleted and the pod is nominated to their node.
+//! A failed pod is parked until a cluster event that one of the plugins that rejected it cares about (its
+//! queueing hint says so), or the periodic flush; then it waits out its backoff (1 s doubling to 10 s).
 
+pub mod args;
 pub mod cache;
+pub mod cycle;
+pub mod explain;
 pub mod framework;
+pub mod harness;
 pub mod plugins;
+pub mod preemption;
 pub mod profile;
 pub mod queue;
 pub mod registry;
 
-use crate::apiserver::{ApiError, Client, Request, Response};
+use crate::apiserver::{ApiError, Client, PodStatusPatch, Request, Response};
 use crate::etcd::{Change, Op};
-use crate::model::{NodeId, PodId, PodSpec};
+use crate::model::{Node, NodeId, PdbId, PodDisruptionBudget, PodId, PodReason, PodSpec};
 use crate::record;
 use crate::rng::SimRng;
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
 use crate::timings::Timings;
-use cache::Cache;
-use framework::{CycleState, NodeList, PodCtx, PreResult, Reason, Verdict};
-use profile::{Profile, ProfileConfig, num_feasible_nodes_to_find};
-use queue::{QueueState, SchedulingQueue};
+use cache::{Cache, PodEntry};
+use cycle::{Algorithm, Outcome};
+use explain::{AttemptTrace, Explainer, TracedOutcome};
+use framework::{ClusterEvent, PodCtx, QueueingHint};
+use profile::{MAX_PLUGINS, Profile, ProfileConfig};
+use queue::{QueueState, SchedulingQueue, backoff_release};
 use slotmap::SecondaryMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,8 +42,8 @@ use std::sync::Arc;
 pub enum SchedEvent {
     /// Run one scheduling cycle.
     Cycle,
-    /// A pod's backoff expired (stale unless `generation` matches).
-    BackoffDone { pod: PodId, generation: u32 },
+    /// Release the pods whose backoff window has passed (upstream's 1 s backoff flusher, woken only when due).
+    BackoffFlush,
     /// Periodic flush of pods unschedulable for too long.
     FlushUnschedulable,
 }
@@ -52,9 +59,16 @@ struct SchedPod {
     generation: u32,
     /// Queue timestamp: first enqueue, reset at every failed attempt (PrioritySort's tie-break).
     timestamp: SimTime,
+    attempts: u32,
     unschedulable_count: u32,
     error_count: u32,
     profile: usize,
+    /// The QueueSort key, computed once.
+    sort_key: i64,
+    /// Plugins that rejected the pod in its last attempt (bit per plugin index of its profile).
+    rejectors: u64,
+    /// `status.nominatedNodeName`, as this scheduler set it.
+    nominated: Option<NodeId>,
 }
 
 /// Counters for the summary.
@@ -64,68 +78,76 @@ pub struct SchedulerStats {
     pub scheduled: u64,
     pub failed_attempts: u64,
     pub bind_errors: u64,
+    pub preemptions: u64,
 }
 
 pub struct Scheduler {
-    profiles: Vec<Profile>,
-    cache: Cache,
+    alg: Algorithm,
     pods: SecondaryMap<PodId, SchedPod>,
+    pdbs: BTreeMap<PdbId, Arc<PodDisruptionBudget>>,
     queue: SchedulingQueue,
-    state: CycleState,
-    tiebreak: SimRng,
-    next_start: usize,
     cycle_pending: bool,
     busy_until: SimTime,
     flush_pending: bool,
+    backoff_wake: Option<SimTime>,
     cycle: SimDuration,
     initial_backoff: SimDuration,
     max_backoff: SimDuration,
     max_in_unschedulable: SimDuration,
     flush_period: SimDuration,
-    feasible: Vec<NodeId>,
-    raw: Vec<i64>,
-    totals: Vec<i64>,
-    skip: Vec<bool>,
-    why: Vec<Reason>,
+    /// Per profile, per plugin: parked pods that plugin rejected (a cluster event nobody cares about is free).
+    parked_by_plugin: Vec<[u32; MAX_PLUGINS]>,
+    /// Per profile: event kinds each plugin registered.
+    plugin_events: Vec<Vec<u8>>,
+    moved: Vec<(u64, PodId)>,
+    released: Vec<PodId>,
+    explain: Option<Explainer>,
+    trace: AttemptTrace,
     pub stats: SchedulerStats,
-}
-
-/// Why a cycle found no node.
-struct FitFailure {
-    message: String,
 }
 
 impl Scheduler {
     pub fn new(profiles: &[ProfileConfig], timings: &Timings, tiebreak: SimRng) -> Result<Scheduler, String> {
         let profiles = profiles.iter().map(Profile::build).collect::<Result<Vec<_>, _>>()?;
+        let plugin_events =
+            profiles.iter().map(|p| p.plugins.iter().map(|pl| pl.events_to_register()).collect()).collect();
         Ok(Scheduler {
-            profiles,
-            cache: Cache::default(),
+            parked_by_plugin: vec![[0; MAX_PLUGINS]; profiles.len()],
+            plugin_events,
+            alg: Algorithm::new(profiles, tiebreak),
             pods: SecondaryMap::new(),
+            pdbs: BTreeMap::new(),
             queue: SchedulingQueue::default(),
-            state: CycleState::default(),
-            tiebreak,
-            next_start: 0,
             cycle_pending: false,
             busy_until: SimTime::ZERO,
             flush_pending: false,
+            backoff_wake: None,
             cycle: timings.scheduler_cycle,
             initial_backoff: timings.pod_initial_backoff,
             max_backoff: timings.pod_max_backoff,
             max_in_unschedulable: timings.pod_max_in_unschedulable_pods,
             flush_period: timings.unschedulable_flush_period,
-            feasible: Vec::new(),
-            raw: Vec::new(),
-            totals: Vec::new(),
-            skip: Vec::new(),
-            why: Vec::new(),
+            moved: Vec::new(),
+            released: Vec::new(),
+            explain: None,
+            trace: AttemptTrace::default(),
             stats: SchedulerStats::default(),
         })
     }
 
+    /// Turns on decision traces for the pods `explainer` selects.
+    pub fn set_explain(&mut self, explainer: Explainer) {
+        self.explain = Some(explainer);
+    }
+
+    /// Takes the trace writer back (to flush it and report errors).
+    pub fn take_explain(&mut self) -> Option<Explainer> {
+        self.explain.take()
+    }
+
     /// The scheduler's view of the nodes (invariant checks).
     pub fn cache(&self) -> &Cache {
-        &self.cache
+        &self.alg.cache
     }
 
     /// The spec of a pod the scheduler knows.
@@ -136,6 +158,11 @@ impl Scheduler {
     /// Whether the scheduler has seen this pod.
     pub fn knows(&self, id: PodId) -> bool {
         self.pods.contains_key(id)
+    }
+
+    /// The node a pod is nominated to, if any.
+    pub fn nominated_node(&self, id: PodId) -> Option<NodeId> {
+        self.pods.get(id).and_then(|p| p.nominated)
     }
 
     /// Pods waiting in the queue (active, backoff or unschedulable).
@@ -149,27 +176,37 @@ impl Scheduler {
                 self.cycle_pending = false;
                 self.run_cycle(ctx);
             }
-            SchedEvent::BackoffDone { pod, generation } => {
-                if let Some(p) = self.pods.get(pod)
-                    && p.generation == generation
-                    && p.queue == QueueState::Backoff
-                {
+            SchedEvent::BackoffFlush => {
+                if self.backoff_wake == Some(ctx.now) {
+                    self.backoff_wake = None;
+                }
+                let mut released = std::mem::take(&mut self.released);
+                let pods = &self.pods;
+                self.queue.release_due(
+                    ctx.now,
+                    |pod, generation| {
+                        pods.get(pod).is_some_and(|p| p.generation == generation && p.queue == QueueState::Backoff)
+                    },
+                    &mut released,
+                );
+                for pod in released.drain(..) {
                     self.activate(pod, ctx);
                 }
+                self.released = released;
+                self.schedule_backoff_wake(ctx);
             }
             SchedEvent::FlushUnschedulable => {
                 self.flush_pending = false;
-                let old: Vec<(u64, PodId)> = self
-                    .queue
-                    .unschedulable()
-                    .filter(|(_, p)| {
-                        self.pods.get(*p).is_some_and(|r| ctx.now.since(r.timestamp) > self.max_in_unschedulable)
-                    })
-                    .collect();
-                for (key, pod) in old {
-                    self.queue.unpark(key);
-                    self.requeue_after_backoff(pod, ctx);
+                let mut old = std::mem::take(&mut self.moved);
+                old.clear();
+                old.extend(self.queue.unschedulable().filter(|(_, p)| {
+                    self.pods.get(*p).is_some_and(|r| ctx.now.since(r.timestamp) > self.max_in_unschedulable)
+                }));
+                for &(key, pod) in &old {
+                    self.unpark(key, pod);
+                    self.requeue_after_backoff(pod, false, ctx);
                 }
+                self.moved = old;
                 self.ensure_flush(ctx);
             }
         }
@@ -185,47 +222,68 @@ impl Scheduler {
                     self.forget_pod(*id, ctx);
                     return;
                 }
+                let preempted = state.reason == PodReason::Preempted;
                 match self.pods.get_mut(*id) {
                     Some(p) => match (state.node, p.node) {
-                        (Some(n), Some(cached)) if n == cached => p.assumed = false,
+                        (Some(n), Some(cached)) if n == cached => {
+                            let confirmed = std::mem::replace(&mut p.assumed, false);
+                            if state.deletion.is_some() {
+                                self.alg.cache.set_terminating(n, *id, preempted);
+                            }
+                            if confirmed {
+                                // The binding is visible: upstream's AssignedPodAdded.
+                                self.pod_event(spec.clone(), n, true, ctx);
+                            }
+                        }
                         (Some(n), _) => {
                             // Bound by someone else (or our assumption was wrong): move it to that node.
-                            let spec = p.spec.clone();
                             self.dequeue(*id);
-                            if let Some(old) = self.pods[*id].node
-                                && let Some(info) = self.cache.node_mut(old)
-                            {
-                                info.remove_pod(*id, &spec);
-                            }
+                            self.alg.nominator.remove(*id);
                             let p = &mut self.pods[*id];
-                            p.node = Some(n);
+                            let spec = p.spec.clone();
+                            let old = p.node.replace(n);
                             p.assumed = false;
-                            if let Some(info) = self.cache.node_mut(n) {
-                                info.add_pod(*id, &spec);
+                            p.nominated = None;
+                            if let Some(old) = old {
+                                self.alg.cache.remove_pod(old, *id);
+                            }
+                            let entry = PodEntry::new(*id, spec.clone(), ctx.now);
+                            if self.alg.cache.add_pod(n, entry) {
+                                if state.deletion.is_some() {
+                                    self.alg.cache.set_terminating(n, *id, preempted);
+                                }
+                                self.pod_event(spec.clone(), n, true, ctx);
                             }
                         }
                         (None, _) => {}
                     },
                     None => {
                         let profile =
-                            self.profiles.iter().position(|p| p.scheduler_name == spec.template.scheduler_name);
-                        let mut rec = SchedPod {
+                            self.alg.profiles.iter().position(|p| p.scheduler_name == spec.template.scheduler_name);
+                        let sort_key = profile.map(|i| self.alg.profiles[i].sort_key(spec)).unwrap_or(0);
+                        let rec = SchedPod {
                             spec: spec.clone(),
-                            node: None,
+                            node: state.node,
                             assumed: false,
                             queue: QueueState::None,
                             generation: 0,
                             timestamp: ctx.now,
+                            attempts: 0,
                             unschedulable_count: 0,
                             error_count: 0,
                             profile: profile.unwrap_or(usize::MAX),
+                            sort_key,
+                            rejectors: 0,
+                            nominated: None,
                         };
                         if let Some(n) = state.node {
-                            rec.node = Some(n);
-                            if let Some(info) = self.cache.node_mut(n) {
-                                info.add_pod(*id, spec);
-                            }
                             self.pods.insert(*id, rec);
+                            if self.alg.cache.add_pod(n, PodEntry::new(*id, spec.clone(), ctx.now)) {
+                                if state.deletion.is_some() {
+                                    self.alg.cache.set_terminating(n, *id, preempted);
+                                }
+                                self.pod_event(spec.clone(), n, true, ctx);
+                            }
                         } else if profile.is_some() && state.deletion.is_none() {
                             self.pods.insert(*id, rec);
                             self.activate(*id, ctx);
@@ -235,21 +293,32 @@ impl Scheduler {
             }
             Change::Node { id, node, op, .. } => {
                 if *op == Op::Deleted {
-                    self.cache.remove_node(*id);
-                } else {
-                    self.cache.upsert_node(*id, node.clone());
+                    self.alg.cache.remove_node(*id);
+                    return;
                 }
-                self.move_all_unschedulable(ctx);
+                let old = self.alg.cache.node(*id).map(|info| info.node.clone());
+                self.alg.cache.upsert_node(*id, node.clone());
+                match old {
+                    None => self.node_event(*id, None, ctx),
+                    Some(old) if scheduling_properties_changed(&old, node) => self.node_event(*id, Some(old), ctx),
+                    Some(_) => {}
+                }
             }
-            Change::ReplicaSet { .. }
-            | Change::Deployment { .. }
-            | Change::Job { .. }
-            | Change::DaemonSet { .. }
-            | Change::Pdb { .. } => {}
+            Change::Pdb { id, obj, op, .. } => {
+                if *op == Op::Deleted {
+                    self.pdbs.remove(id);
+                } else {
+                    self.pdbs.insert(*id, obj.clone());
+                }
+                self.alg.pdbs.clear();
+                self.alg.pdbs.extend(self.pdbs.values().cloned());
+            }
+            Change::ReplicaSet { .. } | Change::Deployment { .. } | Change::Job { .. } | Change::DaemonSet { .. } => {}
         }
     }
 
-    /// A bind failed: forget the assumption and retry after an error backoff.
+    /// A scheduler request finished. A failed binding forgets the assumption and retries after the error
+    /// backoff; other failures (victim deletions, nomination patches) need nothing: the watch tells the truth.
     pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
         let Request::BindPod { pod, node } = resp.request else { return };
         let Err(err) = resp.result else { return };
@@ -260,103 +329,179 @@ impl Scheduler {
         }
         p.assumed = false;
         p.node = None;
-        let spec = p.spec.clone();
-        if let Some(info) = self.cache.node_mut(node) {
-            info.remove_pod(pod, &spec);
-        }
+        self.alg.cache.remove_pod(node, pod);
         match err {
             // The pod is gone or was bound elsewhere: the watch will say so.
-            ApiError::NotFound | ApiError::Conflict(_) => {
-                if err == ApiError::NotFound {
-                    self.pods.remove(pod);
-                }
+            ApiError::NotFound => {
+                self.pods.remove(pod);
             }
+            ApiError::Conflict(_) => {}
             _ => {
                 let p = &mut self.pods[pod];
                 p.error_count += 1;
+                p.rejectors = 0;
                 p.timestamp = ctx.now;
-                self.requeue_after_backoff(pod, ctx);
+                self.requeue_after_backoff(pod, true, ctx);
             }
+        }
+        // The assumed pod's room is free again.
+        if let Some(spec) = self.pods.get(pod).map(|p| p.spec.clone()) {
+            self.pod_event(spec, node, false, ctx);
         }
     }
 
     fn forget_pod(&mut self, id: PodId, ctx: &mut Ctx) {
         self.dequeue(id);
+        self.alg.nominator.remove(id);
         let Some(p) = self.pods.remove(id) else { return };
         if let Some(n) = p.node
-            && let Some(info) = self.cache.node_mut(n)
-            && info.remove_pod(id, &p.spec)
+            && self.alg.cache.remove_pod(n, id).is_some()
         {
-            // AssignedPodDelete: resources were freed.
-            self.move_all_unschedulable(ctx);
+            self.pod_event(p.spec, n, false, ctx);
         }
+    }
+
+    // ----- cluster events and queueing hints -----
+
+    /// A pod appeared on node `n` (`added`: upstream AssignedPodAdded) or left it (AssignedPodDeleted).
+    fn pod_event(&mut self, spec: Arc<PodSpec>, n: NodeId, added: bool, ctx: &mut Ctx) {
+        let kind = if added { framework::event_kind::POD_ADD } else { framework::event_kind::POD_DELETE };
+        if !self.anyone_cares(kind) {
+            return;
+        }
+        let Some(info) = self.alg.cache.node(n) else { return };
+        let ev = if added {
+            ClusterEvent::AssignedPodAdd { pod: &spec, node: info }
+        } else {
+            ClusterEvent::AssignedPodDelete { pod: &spec, node: info }
+        };
+        let mut moved = std::mem::take(&mut self.moved);
+        collect_moves(&self.alg.profiles, &self.pods, &self.queue, &self.plugin_events, &ev, &mut moved);
+        self.apply_moves(moved, ctx);
+    }
+
+    /// A node was added (`old` None) or its scheduling properties changed.
+    fn node_event(&mut self, id: NodeId, old: Option<Arc<Node>>, ctx: &mut Ctx) {
+        let kind = if old.is_none() { framework::event_kind::NODE_ADD } else { framework::event_kind::NODE_UPDATE };
+        if !self.anyone_cares(kind) {
+            return;
+        }
+        let Some(info) = self.alg.cache.node(id) else { return };
+        let ev = match &old {
+            None => ClusterEvent::NodeAdd(info),
+            Some(old) => ClusterEvent::NodeUpdate { old, new: info },
+        };
+        let mut moved = std::mem::take(&mut self.moved);
+        collect_moves(&self.alg.profiles, &self.pods, &self.queue, &self.plugin_events, &ev, &mut moved);
+        self.apply_moves(moved, ctx);
+    }
+
+    /// Whether some parked pod was rejected by a plugin registered for events of `kind`.
+    fn anyone_cares(&self, kind: u8) -> bool {
+        if self.queue.unschedulable_len() == 0 {
+            return false;
+        }
+        self.parked_by_plugin
+            .iter()
+            .zip(&self.plugin_events)
+            .any(|(counts, events)| events.iter().zip(counts.iter()).any(|(e, c)| *c > 0 && e & kind != 0))
+    }
+
+    fn apply_moves(&mut self, mut moved: Vec<(u64, PodId)>, ctx: &mut Ctx) {
+        for &(key, pod) in &moved {
+            self.unpark(key, pod);
+            self.requeue_after_backoff(pod, false, ctx);
+        }
+        moved.clear();
+        self.moved = moved;
     }
 
     // ----- queue moves -----
 
     fn dequeue(&mut self, id: PodId) {
-        if let Some(p) = self.pods.get_mut(id) {
-            if let QueueState::Unschedulable(key) = p.queue {
-                self.queue.unpark(key);
-            }
-            p.queue = QueueState::None;
-            p.generation = p.generation.wrapping_add(1);
+        let Some(p) = self.pods.get(id) else { return };
+        if let QueueState::Unschedulable(key) = p.queue {
+            self.unpark(key, id);
         }
+        let p = &mut self.pods[id];
+        p.queue = QueueState::None;
+        p.generation = p.generation.wrapping_add(1);
     }
 
     fn activate(&mut self, id: PodId, ctx: &mut Ctx) {
         let Some(p) = self.pods.get_mut(id) else { return };
         p.generation = p.generation.wrapping_add(1);
         p.queue = QueueState::Active;
-        let (priority, timestamp, generation) = (p.spec.template.priority, p.timestamp, p.generation);
-        self.queue.push_active(id, priority, timestamp, generation);
+        self.queue.push_active(id, p.sort_key, p.timestamp, p.generation);
         self.ensure_cycle(ctx);
     }
 
+    /// Upstream `calculateBackoffDuration` (v1.34): `initial << (count-1)` capped at max, where count is the
+    /// consecutive errors if any, else the unschedulable attempts.
     fn backoff_duration(&self, p: &SchedPod) -> SimDuration {
         let count = if p.error_count > 0 { p.error_count } else { p.unschedulable_count };
         if count == 0 {
             return SimDuration::ZERO;
         }
         let shift = (count - 1).min(32);
-        let d = self.initial_backoff.saturating_mul(1u64 << shift);
-        d.min(self.max_backoff)
+        self.initial_backoff.saturating_mul(1u64 << shift).min(self.max_backoff)
     }
 
-    /// To activeQ if the pod's backoff has expired, else to backoff with a timer.
-    fn requeue_after_backoff(&mut self, id: PodId, ctx: &mut Ctx) {
+    /// To activeQ if the pod's backoff window has passed, else to backoffQ (`error`: errorBackoffQ).
+    fn requeue_after_backoff(&mut self, id: PodId, error: bool, ctx: &mut Ctx) {
         let Some(p) = self.pods.get(id) else { return };
-        let expiry = p.timestamp.add(self.backoff_duration(p));
-        if expiry <= ctx.now {
+        let backoff = self.backoff_duration(p);
+        let release = backoff_release(p.timestamp, backoff);
+        if backoff == SimDuration::ZERO || ctx.now >= release {
             self.activate(id, ctx);
             return;
         }
         let p = &mut self.pods[id];
         p.generation = p.generation.wrapping_add(1);
         p.queue = QueueState::Backoff;
-        let generation = p.generation;
-        ctx.queue.push(expiry, Event::Scheduler(SchedEvent::BackoffDone { pod: id, generation }));
+        self.queue.push_backoff(id, release, p.sort_key, p.timestamp, p.generation, error);
+        if self.backoff_wake.is_none_or(|w| release < w) {
+            self.backoff_wake = Some(release);
+            ctx.queue.push(release, Event::Scheduler(SchedEvent::BackoffFlush));
+        }
+        if !error {
+            // PopFromBackoffQ: an idle scheduler takes it at once.
+            self.ensure_cycle(ctx);
+        }
+    }
+
+    fn schedule_backoff_wake(&mut self, ctx: &mut Ctx) {
+        if let Some(next) = self.queue.next_release()
+            && self.backoff_wake.is_none_or(|w| next < w)
+        {
+            let at = next.max(ctx.now);
+            self.backoff_wake = Some(at);
+            ctx.queue.push(at, Event::Scheduler(SchedEvent::BackoffFlush));
+        }
     }
 
     fn park(&mut self, id: PodId, ctx: &mut Ctx) {
         let key = self.queue.park(id);
-        if let Some(p) = self.pods.get_mut(id) {
-            p.generation = p.generation.wrapping_add(1);
-            p.queue = QueueState::Unschedulable(key);
+        let p = &mut self.pods[id];
+        p.generation = p.generation.wrapping_add(1);
+        p.queue = QueueState::Unschedulable(key);
+        let (profile, mut m) = (p.profile, p.rejectors);
+        while m != 0 {
+            self.parked_by_plugin[profile][m.trailing_zeros() as usize] += 1;
+            m &= m - 1;
         }
         self.ensure_flush(ctx);
     }
 
-    /// A cluster event may have made parked pods schedulable: move them all to backoff or activeQ.
-    fn move_all_unschedulable(&mut self, ctx: &mut Ctx) {
-        if self.queue.unschedulable_len() == 0 {
-            return;
-        }
-        for pod in self.queue.take_unschedulable() {
-            if let Some(p) = self.pods.get_mut(pod) {
-                p.queue = QueueState::None;
-            }
-            self.requeue_after_backoff(pod, ctx);
+    fn unpark(&mut self, key: u64, id: PodId) {
+        self.queue.unpark(key);
+        let Some(p) = self.pods.get_mut(id) else { return };
+        p.queue = QueueState::None;
+        let (profile, mut m) = (p.profile, p.rejectors);
+        while m != 0 {
+            let c = &mut self.parked_by_plugin[profile][m.trailing_zeros() as usize];
+            *c = c.saturating_sub(1);
+            m &= m - 1;
         }
     }
 
@@ -378,163 +523,182 @@ impl Scheduler {
 
     fn run_cycle(&mut self, ctx: &mut Ctx) {
         let pods = &self.pods;
-        let Some(id) = self.queue.pop_active(|pod, generation| {
-            pods.get(pod).is_some_and(|p| p.generation == generation && p.queue == QueueState::Active)
-        }) else {
-            return;
+        let current = |pod: PodId, generation: u32, want: QueueState| {
+            pods.get(pod).is_some_and(|p| p.generation == generation && p.queue == want)
+        };
+        let id = match self.queue.pop_active(|p, g| current(p, g, QueueState::Active)) {
+            Some(id) => id,
+            None => match self.queue.pop_backoff(|p, g| current(p, g, QueueState::Backoff)) {
+                Some(id) => id,
+                None => return,
+            },
         };
         self.stats.cycles += 1;
         ctx.rec.metrics.scheduling_attempts += 1;
         let p = &mut self.pods[id];
         p.queue = QueueState::None;
         p.generation = p.generation.wrapping_add(1);
-        let spec = p.spec.clone();
-        let profile = p.profile;
+        p.attempts += 1;
+        let (spec, profile, nominated, attempt) = (p.spec.clone(), p.profile, p.nominated, p.attempts);
         let done = ctx.now.add(self.cycle);
         self.busy_until = done;
-        match self.schedule_pod(profile, id, &spec) {
-            Ok(node) => {
+        let pod = PodCtx { id, spec: &spec, nominated };
+        let traced = self.explain.as_ref().is_some_and(|e| e.filter.matches(&spec.namespace, &spec.name));
+        if traced {
+            self.trace = AttemptTrace::default();
+        }
+        let outcome = self.alg.schedule(profile, &pod, nominated, traced.then_some(&mut self.trace));
+        if traced {
+            self.write_trace(&spec, attempt, profile, &outcome, ctx.now);
+        }
+        match outcome {
+            Outcome::Feasible(node) => {
                 let p = &mut self.pods[id];
                 p.node = Some(node);
                 p.assumed = true;
-                if let Some(info) = self.cache.node_mut(node) {
-                    info.add_pod(id, &spec);
-                }
+                p.nominated = None;
+                p.rejectors = 0;
+                self.alg.nominator.remove(id);
+                self.alg.cache.add_pod(node, PodEntry::new(id, spec.clone(), ctx.now));
                 self.stats.scheduled += 1;
                 ctx.api.submit(Client::Scheduler, Request::BindPod { pod: id, node }, false, done, ctx.queue);
             }
-            Err(failure) => {
+            Outcome::Failed(failure) => {
                 self.stats.failed_attempts += 1;
                 let p = &mut self.pods[id];
-                let first = p.unschedulable_count == 0;
-                p.unschedulable_count += 1;
-                p.error_count = 0;
+                let first = p.unschedulable_count == 0 && p.error_count == 0;
                 p.timestamp = ctx.now;
+                p.rejectors = failure.rejectors;
+                if failure.rejectors == 0 {
+                    p.error_count += 1;
+                } else {
+                    p.unschedulable_count += 1;
+                    p.error_count = 0;
+                }
                 ctx.rec.metrics.pod_unschedulable(first);
                 record!(ctx.rec, ctx.now, PodUnschedulable, Pod, &spec.name, "", "{}", failure.message);
                 *ctx.rec.metrics.unschedulable_reasons.entry(failure.message).or_insert(0) += 1;
-                self.park(id, ctx);
+                if let Some((node, victims)) = failure.nominate {
+                    self.preempt(id, &spec, node, victims, done, ctx);
+                }
+                if failure.rejectors == 0 {
+                    self.requeue_after_backoff(id, true, ctx);
+                } else {
+                    self.park(id, ctx);
+                }
             }
         }
-        if self.queue.active_entries() > 0 && !self.cycle_pending {
+        if (self.queue.active_entries() > 0 || self.queue.backoff_entries() > 0) && !self.cycle_pending {
             self.cycle_pending = true;
             ctx.queue.push(done, Event::Scheduler(SchedEvent::Cycle));
         }
     }
 
-    /// Filters, scores and selects a node for `spec` (upstream `schedulePod`).
-    fn schedule_pod(&mut self, profile_idx: usize, id: PodId, spec: &PodSpec) -> Result<NodeId, FitFailure> {
-        if self.cache.is_empty() {
-            return Err(FitFailure { message: "no nodes available to schedule pods".into() });
+    /// Carries out preemption's choice: delete the victims, nominate the pod to the node, and take the
+    /// nomination away from lower-priority pods nominated there.
+    fn preempt(
+        &mut self,
+        id: PodId,
+        spec: &Arc<PodSpec>,
+        node: NodeId,
+        victims: Vec<PodId>,
+        at: SimTime,
+        ctx: &mut Ctx,
+    ) {
+        self.stats.preemptions += 1;
+        ctx.rec.metrics.preemptions += 1;
+        ctx.rec.metrics.preemption_victims += victims.len() as u64;
+        let node_name = self.alg.cache.node(node).map(|n| n.node.name.clone()).unwrap_or_default();
+        for v in &victims {
+            if let Some(vp) = self.pods.get(*v) {
+                record!(ctx.rec, ctx.now, PodPreempted, Pod, &vp.spec.name, &node_name, "by={}", spec.name);
+            }
+            let req = Request::DeletePod { pod: *v, grace: None, reason: PodReason::Preempted };
+            ctx.api.submit(Client::Scheduler, req, false, at, ctx.queue);
         }
-        match self.find_node(profile_idx, id, spec) {
-            Some(node) => Ok(node),
-            None => Err(self.diagnose(profile_idx, id, spec)),
+        record!(ctx.rec, ctx.now, PodNominated, Pod, &spec.name, &node_name, "victims={}", victims.len());
+        let priority = spec.template.priority;
+        let lower: Vec<PodId> = self
+            .alg
+            .nominator
+            .on(node)
+            .iter()
+            .filter(|e| e.id != id && e.spec.template.priority < priority)
+            .map(|e| e.id)
+            .collect();
+        for other in lower {
+            self.alg.nominator.remove(other);
+            if let Some(op) = self.pods.get_mut(other) {
+                op.nominated = None;
+            }
+            let patch = PodStatusPatch { nominated_node: Some(None), ..Default::default() };
+            ctx.api.submit(Client::Scheduler, Request::PodStatus { pod: other, patch, rv: None }, false, at, ctx.queue);
         }
+        self.alg.nominator.add(node, PodEntry::new(id, spec.clone(), ctx.now));
+        self.pods[id].nominated = Some(node);
+        let patch = PodStatusPatch { nominated_node: Some(Some(node)), ..Default::default() };
+        ctx.api.submit(Client::Scheduler, Request::PodStatus { pod: id, patch, rv: None }, false, at, ctx.queue);
     }
 
-    fn find_node(&mut self, profile_idx: usize, id: PodId, spec: &PodSpec) -> Option<NodeId> {
-        let Scheduler { profiles, cache, state, feasible, raw, totals, skip, tiebreak, next_start, .. } = self;
-        let profile = &profiles[profile_idx];
-        let pod = PodCtx { id, spec };
-        let n = cache.len();
-        skip.clear();
-        skip.resize(profile.plugins.len(), false);
-        for &i in &profile.pre_filter {
-            if let Some(pf) = profile.plugins[i].as_pre_filter()
-                && pf.pre_filter(state, &pod) == PreResult::Skip
-            {
-                skip[i] = true;
+    fn write_trace(&mut self, spec: &PodSpec, attempt: u32, profile: usize, outcome: &Outcome, now: SimTime) {
+        let Some(explain) = self.explain.as_mut() else { return };
+        let cache = &self.alg.cache;
+        let name_of = |id: NodeId| cache.node(id).map(|n| n.node.name.clone()).unwrap_or_default();
+        let bound_name;
+        let traced = match outcome {
+            Outcome::Feasible(n) => {
+                bound_name = name_of(*n);
+                TracedOutcome::Bound(&bound_name)
             }
-        }
-        let to_find = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n, !profile.score.is_empty());
-        feasible.clear();
-        let order = cache.order();
-        let start = *next_start % n;
-        let mut processed = 0;
-        for k in 0..n {
-            let node_id = order[(start + k) % n];
-            processed += 1;
-            let Some(info) = cache.node(node_id) else { continue };
-            let pass = profile.filter.iter().all(|&i| {
-                skip[i]
-                    || profile.plugins[i].as_filter().is_none_or(|f| f.filter(state, &pod, info, None) == Verdict::Pass)
-            });
-            if pass {
-                feasible.push(node_id);
-                if feasible.len() >= to_find {
-                    break;
-                }
-            }
-        }
-        *next_start = (start + processed) % n;
-        if feasible.len() <= 1 {
-            return feasible.first().copied();
-        }
-        // PreScore and Score over the feasible nodes.
-        let nodes = NodeList { cache, ids: feasible };
-        for &i in &profile.pre_score {
-            if let Some(ps) = profile.plugins[i].as_pre_score()
-                && ps.pre_score(state, &pod, nodes) == PreResult::Skip
-            {
-                skip[i] = true;
-            }
-        }
-        totals.clear();
-        totals.resize(nodes.len(), 0);
-        for &(i, weight) in &profile.score {
-            if skip[i] {
-                continue;
-            }
-            let Some(sc) = profile.plugins[i].as_score() else { continue };
-            raw.clear();
-            raw.extend(nodes.iter().map(|info| sc.score(state, &pod, info)));
-            sc.normalize(state, &pod, raw);
-            for (t, s) in totals.iter_mut().zip(raw.iter()) {
-                *t += s * weight;
-            }
-        }
-        // selectHost: uniform among the top scores (reservoir sampling with the seeded tie-break stream).
-        let mut best = 0usize;
-        let mut ties = 1u64;
-        for k in 1..totals.len() {
-            if totals[k] > totals[best] {
-                best = k;
-                ties = 1;
-            } else if totals[k] == totals[best] {
-                ties += 1;
-                if tiebreak.below(ties) == 0 {
-                    best = k;
-                }
-            }
-        }
-        Some(feasible[best])
+            Outcome::Failed(f) => TracedOutcome::Unschedulable(&f.message),
+        };
+        let profile_name = &self.alg.profiles[profile].scheduler_name;
+        explain.write(
+            now.as_secs_f64(),
+            &spec.namespace,
+            &spec.name,
+            attempt,
+            profile_name,
+            &self.trace,
+            traced,
+            &name_of,
+        );
     }
+}
 
-    /// Re-runs the filters on every node, collecting reasons, to build upstream's aggregated message.
-    fn diagnose(&mut self, profile: usize, id: PodId, spec: &PodSpec) -> FitFailure {
-        let Scheduler { profiles, cache, state, skip, why, .. } = self;
-        let profile = &profiles[profile];
-        let pod = PodCtx { id, spec };
-        let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
-        for node_id in cache.order() {
-            let Some(info) = cache.node(*node_id) else { continue };
-            why.clear();
-            for &i in &profile.filter {
-                if skip[i] {
-                    continue;
-                }
-                let Some(f) = profile.plugins[i].as_filter() else { continue };
-                if f.filter(state, &pod, info, Some(why)) != Verdict::Pass {
-                    break;
-                }
-            }
-            for reason in why.iter() {
-                *histogram.entry(reason.to_string()).or_insert(0) += 1;
+/// Parked pods whose rejecting plugins' hints say `ev` may help, in park order.
+fn collect_moves(
+    profiles: &[Profile],
+    pods: &SecondaryMap<PodId, SchedPod>,
+    queue: &SchedulingQueue,
+    plugin_events: &[Vec<u8>],
+    ev: &ClusterEvent,
+    out: &mut Vec<(u64, PodId)>,
+) {
+    let kind = ev.kind();
+    out.clear();
+    for (key, pod) in queue.unschedulable() {
+        let Some(p) = pods.get(pod) else { continue };
+        let profile = &profiles[p.profile];
+        let events = &plugin_events[p.profile];
+        let mut m = p.rejectors;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if events[i] & kind != 0 && profile.plugins[i].queueing_hint(&p.spec, ev) == QueueingHint::Queue {
+                out.push((key, pod));
+                break;
             }
         }
-        let mut items: Vec<String> = histogram.into_iter().map(|(r, c)| format!("{c} {r}")).collect();
-        items.sort();
-        FitFailure { message: format!("0/{} nodes are available: {}.", cache.len(), items.join(", ")) }
     }
+}
+
+/// Upstream `NodeSchedulingPropertiesChange`: only these changes are node-update events.
+fn scheduling_properties_changed(old: &Node, new: &Node) -> bool {
+    old.unschedulable != new.unschedulable
+        || old.allocatable != new.allocatable
+        || old.allocatable_pods != new.allocatable_pods
+        || old.labels != new.labels
+        || old.taints != new.taints
+        || old.ready != new.ready
 }

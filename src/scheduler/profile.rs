@@ -1,7 +1,8 @@
 //! A scheduling profile: the plugins enabled for pods with a given `schedulerName`, per extension point.
 
+use super::args::PluginArgs;
 use super::framework::Plugin;
-use super::registry::{self, PluginArgs};
+use super::registry;
 use crate::model::Str;
 
 /// What a scenario asks of a profile.
@@ -33,12 +34,25 @@ pub struct Profile {
     pub plugins: Vec<Box<dyn Plugin>>,
     pub pre_filter: Vec<usize>,
     pub filter: Vec<usize>,
+    pub post_filter: Vec<usize>,
     pub pre_score: Vec<usize>,
     /// (plugin index, weight)
     pub score: Vec<(usize, i64)>,
+    /// The QueueSort plugin (exactly one).
+    pub queue_sort: usize,
+    /// The first Bind plugin.
+    pub bind: usize,
 }
 
+/// Most plugins a profile may hold (rejector sets are 64-bit masks).
+pub const MAX_PLUGINS: usize = 64;
+
 impl Profile {
+    /// The QueueSort key of a pod (higher pops first).
+    pub fn sort_key(&self, pod: &crate::model::PodSpec) -> i64 {
+        self.plugins[self.queue_sort].as_queue_sort().map(|q| q.key(pod)).unwrap_or(0)
+    }
+
     pub fn build(cfg: &ProfileConfig) -> Result<Profile, String> {
         let mut p = Profile {
             scheduler_name: Str::from(cfg.scheduler_name.as_str()),
@@ -46,12 +60,18 @@ impl Profile {
             plugins: Vec::new(),
             pre_filter: Vec::new(),
             filter: Vec::new(),
+            post_filter: Vec::new(),
             pre_score: Vec::new(),
             score: Vec::new(),
+            queue_sort: usize::MAX,
+            bind: usize::MAX,
         };
+        if cfg.plugins.len() > MAX_PLUGINS {
+            return Err(format!("a profile holds at most {MAX_PLUGINS} plugins, not {}", cfg.plugins.len()));
+        }
         for (name, weight) in &cfg.plugins {
             let plugin = registry::build(name, &cfg.args)
-                .ok_or_else(|| format!("unknown plugin {name:?}; known plugins: {}", registry::KNOWN.join(", ")))?;
+                .ok_or_else(|| format!("unknown plugin {name:?}; known plugins: {}", registry::known().join(", ")))?;
             let i = p.plugins.len();
             if plugin.as_pre_filter().is_some() {
                 p.pre_filter.push(i);
@@ -59,13 +79,37 @@ impl Profile {
             if plugin.as_filter().is_some() {
                 p.filter.push(i);
             }
+            if plugin.as_post_filter().is_some() {
+                p.post_filter.push(i);
+            }
+            if plugin.as_queue_sort().is_some() {
+                if p.queue_sort != usize::MAX {
+                    return Err(format!(
+                        "only one QueueSort plugin may be enabled, but both {} and {name} are",
+                        p.plugins[p.queue_sort].name()
+                    ));
+                }
+                p.queue_sort = i;
+            }
+            if plugin.as_bind().is_some() && p.bind == usize::MAX {
+                p.bind = i;
+            }
             if plugin.as_pre_score().is_some() && *weight > 0 {
                 p.pre_score.push(i);
             }
             if plugin.as_score().is_some() && *weight > 0 {
                 p.score.push((i, *weight));
             }
+            if p.plugins.iter().any(|q| q.name() == plugin.name()) {
+                return Err(format!("plugin {name} is enabled twice"));
+            }
             p.plugins.push(plugin);
+        }
+        if p.queue_sort == usize::MAX {
+            return Err("a profile needs a QueueSort plugin (PrioritySort)".into());
+        }
+        if p.bind == usize::MAX {
+            return Err("a profile needs a Bind plugin (DefaultBinder)".into());
         }
         Ok(p)
     }
@@ -111,6 +155,8 @@ mod tests {
     fn default_profile_builds() {
         let p = Profile::build(&ProfileConfig::default()).unwrap();
         assert_eq!(p.filter.len(), 5);
+        assert_eq!(p.plugins[p.queue_sort].name(), "PrioritySort");
+        assert_eq!(p.plugins[p.bind].name(), "DefaultBinder");
         assert_eq!(p.score.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec![3, 1]);
         let bad = ProfileConfig { plugins: vec![("Nope".into(), 1)], ..Default::default() };
         assert!(Profile::build(&bad).err().unwrap_or_default().contains("unknown plugin \"Nope\""));

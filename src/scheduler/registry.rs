@@ -1,40 +1,50 @@
-//! Plugins by name. Adding a plugin is one file in `plugins/` plus one line in [`build`].
+//! Plugins by name. Adding a plugin is one file in `plugins/` plus one line in [`REGISTRY`].
 
+use super::args::PluginArgs;
 use super::framework::Plugin;
-use super::plugins::node_resources_fit::{NodeResourcesFit, ResourceWeights, ScoringStrategy};
-use super::plugins::{node_affinity, node_name, node_unschedulable, taint_toleration};
+use super::plugins::*;
 
-/// Arguments a profile can pass to plugins.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PluginArgs {
-    /// `NodeResourcesFitArgs.scoringStrategy.type`.
-    pub fit_strategy: ScoringStrategy,
-    /// `NodeResourcesFitArgs.scoringStrategy.resources`.
-    pub fit_weights: ResourceWeights,
+/// A registered plugin: its name and how to build it from the profile's arguments.
+pub struct Registration {
+    pub name: &'static str,
+    pub build: fn(&PluginArgs) -> Box<dyn Plugin>,
 }
 
-impl Default for PluginArgs {
-    fn default() -> Self {
-        PluginArgs { fit_strategy: ScoringStrategy::LeastAllocated, fit_weights: ResourceWeights::default() }
-    }
+const fn reg(name: &'static str, build: fn(&PluginArgs) -> Box<dyn Plugin>) -> Registration {
+    Registration { name, build }
 }
+
+/// Every plugin kubesim knows, upstream ones in the default profile's order, then the research policies.
+pub const REGISTRY: &[Registration] = &[
+    reg("PrioritySort", |_| Box::new(priority_sort::PrioritySort)),
+    reg("NodeUnschedulable", |_| Box::new(node_unschedulable::NodeUnschedulable::default())),
+    reg("NodeName", |_| Box::new(node_name::NodeName)),
+    reg("TaintToleration", |_| Box::new(taint_toleration::TaintToleration)),
+    reg("NodeAffinity", |_| Box::new(node_affinity::NodeAffinity)),
+    reg("NodeResourcesFit", |a| Box::new(node_resources_fit::NodeResourcesFit::new(a.fit.clone()))),
+    reg("DefaultPreemption", |a| Box::new(default_preemption::DefaultPreemption { args: a.preemption.clone() })),
+    reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
+];
 
 /// Builds the plugin registered under `name`.
 pub fn build(name: &str, args: &PluginArgs) -> Option<Box<dyn Plugin>> {
-    Some(match name {
-        "NodeUnschedulable" => Box::new(node_unschedulable::NodeUnschedulable::default()),
-        "NodeName" => Box::new(node_name::NodeName),
-        "TaintToleration" => Box::new(taint_toleration::TaintToleration),
-        "NodeAffinity" => Box::new(node_affinity::NodeAffinity),
-        "NodeResourcesFit" => Box::new(NodeResourcesFit { strategy: args.fit_strategy, weights: args.fit_weights }),
-        _ => return None,
-    })
+    REGISTRY.iter().find(|r| r.name == name).map(|r| (r.build)(args))
 }
 
-/// Names the registry knows, in the default profile's order.
-pub const KNOWN: &[&str] = &["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodeResourcesFit"];
+/// Names the registry knows, in registry order.
+pub fn known() -> Vec<&'static str> {
+    REGISTRY.iter().map(|r| r.name).collect()
+}
 
-/// The default profile's plugins in upstream order with their score weights (0 = not scored). Plugins of the
-/// upstream default profile that kubesim does not implement yet are listed in the README's feature table.
-pub const DEFAULT_PROFILE: &[(&str, i64)] =
-    &[("NodeUnschedulable", 0), ("NodeName", 0), ("TaintToleration", 3), ("NodeAffinity", 2), ("NodeResourcesFit", 1)];
+/// The default profile's plugins in upstream order with their score weights (0 = not scored). Upstream plugins
+/// kubesim does not model (volumes, DRA, scheduling gates) are listed in the README's feature table.
+pub const DEFAULT_PROFILE: &[(&str, i64)] = &[
+    ("PrioritySort", 0),
+    ("NodeUnschedulable", 0),
+    ("NodeName", 0),
+    ("TaintToleration", 3),
+    ("NodeAffinity", 2),
+    ("NodeResourcesFit", 1),
+    ("DefaultPreemption", 0),
+    ("DefaultBinder", 0),
+];

@@ -3,8 +3,10 @@
 //! the node name: how DaemonSet pods are pinned). This is how workloads pin themselves to zones, pools or
 //! hardware. Rejection is UnschedulableAndUnresolvable. PreFilter skips the plugin for pods with neither.
 
-use crate::scheduler::cache::NodeInfo;
-use crate::scheduler::framework::{Code, CycleState, Filter, Plugin, PodCtx, PreFilter, PreResult, Reason, Verdict};
+use crate::scheduler::cache::{Cache, NodeInfo};
+use crate::scheduler::framework::{
+    Code, CycleState, Filter, Plugin, PodCtx, PreFilter, PreFilterResult, Reason, Verdict,
+};
 
 #[derive(Default)]
 pub struct NodeAffinity;
@@ -22,12 +24,12 @@ impl Plugin for NodeAffinity {
 }
 
 impl PreFilter for NodeAffinity {
-    fn pre_filter(&self, _: &mut CycleState, pod: &PodCtx) -> PreResult {
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodCtx, _: &Cache) -> PreFilterResult {
         let t = &pod.spec.template;
         if t.node_selector.is_empty() && t.node_affinity.required.is_none() {
-            PreResult::Skip
+            PreFilterResult::Skip
         } else {
-            PreResult::Proceed
+            PreFilterResult::Proceed
         }
     }
 }

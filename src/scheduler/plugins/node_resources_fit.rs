@@ -18,34 +18,16 @@ use crate::scheduler::framework::{
     Code, CycleState, Filter, MAX_NODE_SCORE, Plugin, PodCtx, Reason, ResourceName, Score, Verdict,
 };
 
-/// How NodeResourcesFit scores nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScoringStrategy {
-    LeastAllocated,
-    MostAllocated,
-}
+pub use crate::scheduler::args::{FitArgs, ScoringStrategy};
 
-/// The resources scored and their weights.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResourceWeights {
-    pub cpu: i64,
-    pub memory: i64,
-}
-
-impl Default for ResourceWeights {
-    fn default() -> Self {
-        ResourceWeights { cpu: 1, memory: 1 }
-    }
-}
-
+#[derive(Default)]
 pub struct NodeResourcesFit {
-    pub strategy: ScoringStrategy,
-    pub weights: ResourceWeights,
+    pub args: FitArgs,
 }
 
-impl Default for NodeResourcesFit {
-    fn default() -> Self {
-        NodeResourcesFit { strategy: ScoringStrategy::LeastAllocated, weights: ResourceWeights::default() }
+impl NodeResourcesFit {
+    pub fn new(args: FitArgs) -> NodeResourcesFit {
+        NodeResourcesFit { args }
     }
 }
 
@@ -129,18 +111,22 @@ impl Score for NodeResourcesFit {
     fn score(&self, _: &CycleState, pod: &PodCtx, node: &NodeInfo) -> i64 {
         let t = &pod.spec.template;
         let alloc = &node.node.allocatable;
-        let per_resource = [
-            (node.nonzero_cpu_millis + t.nonzero_cpu_millis, alloc.cpu_millis, self.weights.cpu),
-            (node.nonzero_memory_bytes + t.nonzero_memory_bytes, alloc.memory_bytes, self.weights.memory),
-        ];
         let (mut total, mut weight_sum) = (0i64, 0i64);
-        for (req, cap, w) in per_resource {
+        for r in &self.args.resources {
+            let (req, cap) = match &*r.name {
+                "cpu" => (node.nonzero_cpu_millis + t.nonzero_cpu_millis, alloc.cpu_millis),
+                "memory" => (node.nonzero_memory_bytes + t.nonzero_memory_bytes, alloc.memory_bytes),
+                _ => continue,
+            };
+            let w = r.weight;
             if cap == 0 || w == 0 {
                 continue;
             }
-            let s = match self.strategy {
+            let s = match self.args.strategy {
                 ScoringStrategy::LeastAllocated => least_requested_score(req, cap),
-                ScoringStrategy::MostAllocated => most_requested_score(req, cap),
+                ScoringStrategy::MostAllocated | ScoringStrategy::RequestedToCapacityRatio => {
+                    most_requested_score(req, cap)
+                }
             };
             total += s * w;
             weight_sum += w;
@@ -203,7 +189,7 @@ mod tests {
         let n = node_info("n", 4000, 10000);
         let least = NodeResourcesFit::default();
         assert_eq!(scores(&least, &pod, &[&n]), vec![37]);
-        let most = NodeResourcesFit { strategy: ScoringStrategy::MostAllocated, ..Default::default() };
+        let most = NodeResourcesFit::new(FitArgs { strategy: ScoringStrategy::MostAllocated, ..Default::default() });
         // cpu 3000*100/4000 = 75, memory 5000*100/10000 = 50 -> 62.
         assert_eq!(scores(&most, &pod, &[&n]), vec![62]);
         // The non-zero default applies to containers without requests: 100m and 200Mi.

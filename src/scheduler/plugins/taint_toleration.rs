@@ -17,7 +17,7 @@ use crate::scheduler::framework::{
 pub struct TaintToleration;
 
 /// PreScore state: the pod's tolerations that matter for `PreferNoSchedule` taints.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct PreferTolerations(Vec<Toleration>);
 
 impl Plugin for TaintToleration {

@@ -1,11 +1,14 @@
 //! Fluent fixtures for plugin table tests (in the spirit of upstream's `st.MakePod()`).
+#![allow(dead_code)] // Helpers for plugin table tests; not every plugin uses every one.
 
 use crate::model::{
     ConditionStatus, Container, Labels, Node, NodeId, PodId, PodSpec, PodTemplate, Resources, Taint, TaintEffect,
     Toleration, TolerationOp, s,
 };
-use crate::scheduler::cache::{Cache, NodeInfo};
-use crate::scheduler::framework::{CycleState, Filter, NodeList, Plugin, PodCtx, PreResult, Verdict};
+use crate::scheduler::cache::{Cache, NodeInfo, PodEntry};
+use crate::scheduler::framework::{
+    Code, CycleState, Filter, NodeList, Plugin, PodCtx, PreFilterResult, PreResult, Verdict,
+};
 use crate::time::SimTime;
 use std::sync::Arc;
 
@@ -98,17 +101,24 @@ pub fn pod_spec_no_requests() -> PodSpec {
 /// Puts a pod on the node (updates aggregates).
 pub fn place(n: &mut NodeInfo, pod: PodSpec) {
     let mut keys = slotmap::SlotMap::<PodId, ()>::with_key();
-    n.add_pod(keys.insert(()), &pod);
+    n.add_pod(PodEntry::new(keys.insert(()), Arc::new(pod), SimTime::ZERO));
 }
 
 /// Runs PreFilter (if any) and Filter, returning the verdict and the reasons as strings.
 pub fn filter<P: Plugin>(p: &P, pod: &PodSpec, node: &NodeInfo) -> (Verdict, Vec<String>) {
-    let ctx = PodCtx { id: PodId::default(), spec: pod };
+    let ctx = PodCtx::new(PodId::default(), pod);
     let mut state = CycleState::default();
-    if let Some(pf) = p.as_pre_filter()
-        && pf.pre_filter(&mut state, &ctx) == PreResult::Skip
-    {
-        return (Verdict::Pass, vec![]);
+    let mut cache = Cache::default();
+    cache.upsert_node(node.id, node.node.clone());
+    if let Some(pf) = p.as_pre_filter() {
+        match pf.pre_filter(&mut state, &ctx, &cache) {
+            PreFilterResult::Skip => return (Verdict::Pass, vec![]),
+            PreFilterResult::Reject(code, reason) => return (Verdict::Fail(code), vec![reason.to_string()]),
+            PreFilterResult::Nodes(ids) if !ids.contains(&node.id) => {
+                return (Verdict::Fail(Code::UnschedulableAndUnresolvable), vec![]);
+            }
+            _ => {}
+        }
     }
     let f: &dyn Filter = p.as_filter().expect("plugin has a filter");
     let fast = f.filter(&state, &ctx, node, None);
@@ -120,7 +130,7 @@ pub fn filter<P: Plugin>(p: &P, pod: &PodSpec, node: &NodeInfo) -> (Verdict, Vec
 
 /// Runs PreScore, Score and NormalizeScore over `nodes`.
 pub fn scores<P: Plugin>(p: &P, pod: &PodSpec, nodes: &[&NodeInfo]) -> Vec<i64> {
-    let ctx = PodCtx { id: PodId::default(), spec: pod };
+    let ctx = PodCtx::new(PodId::default(), pod);
     let mut state = CycleState::default();
     if let Some(ps) = p.as_pre_score() {
         let cache = Cache::default();
@@ -130,4 +140,60 @@ pub fn scores<P: Plugin>(p: &P, pod: &PodSpec, nodes: &[&NodeInfo]) -> Vec<i64> 
     let mut out: Vec<i64> = nodes.iter().map(|n| sc.score(&state, &ctx, n)).collect();
     sc.normalize(&state, &ctx, &mut out);
     out
+}
+
+/// A cache holding these nodes (ids renumbered by position) with their pods.
+pub fn cache_of(nodes: &[NodeInfo]) -> Cache {
+    let mut cache = Cache::default();
+    for (i, n) in nodes.iter().enumerate() {
+        let id = NodeId(i as u32);
+        cache.upsert_node(id, n.node.clone());
+        for p in &n.pods {
+            cache.add_pod(id, p.clone());
+        }
+    }
+    cache
+}
+
+/// Runs PreFilter against the whole `cache`, then Filter on its node `node`; the verdict and reasons.
+pub fn filter_in<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache, node: NodeId) -> (Verdict, Vec<String>) {
+    let ctx = PodCtx::new(PodId::default(), pod);
+    let mut state = CycleState::default();
+    if let Some(pf) = p.as_pre_filter() {
+        match pf.pre_filter(&mut state, &ctx, cache) {
+            PreFilterResult::Skip => return (Verdict::Pass, vec![]),
+            PreFilterResult::Reject(code, reason) => return (Verdict::Fail(code), vec![reason.to_string()]),
+            PreFilterResult::Nodes(ids) if !ids.contains(&node) => {
+                return (Verdict::Fail(Code::UnschedulableAndUnresolvable), vec![]);
+            }
+            _ => {}
+        }
+    }
+    let info = cache.node(node).expect("node in cache");
+    let f: &dyn Filter = p.as_filter().expect("plugin has a filter");
+    let fast = f.filter(&state, &ctx, info, None);
+    let mut why = Vec::new();
+    let slow = f.filter(&state, &ctx, info, Some(&mut why));
+    assert_eq!(fast, slow, "filter verdict must not depend on whether reasons are collected");
+    (slow, why.iter().map(|r| r.to_string()).collect())
+}
+
+/// Runs PreFilter (if any) against `cache`, then PreScore, Score and NormalizeScore over every node of the
+/// cache in id order. `None` if PreScore skipped the plugin.
+pub fn scores_in<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache) -> Option<Vec<i64>> {
+    let ctx = PodCtx::new(PodId::default(), pod);
+    let mut state = CycleState::default();
+    if let Some(pf) = p.as_pre_filter() {
+        let _ = pf.pre_filter(&mut state, &ctx, cache);
+    }
+    let ids: Vec<NodeId> = cache.nodes().map(|n| n.id).collect();
+    if let Some(ps) = p.as_pre_score()
+        && ps.pre_score(&mut state, &ctx, NodeList { cache, ids: &ids }) == PreResult::Skip
+    {
+        return None;
+    }
+    let sc = p.as_score().expect("plugin scores");
+    let mut out: Vec<i64> = ids.iter().map(|id| sc.score(&state, &ctx, cache.node(*id).unwrap())).collect();
+    sc.normalize(&state, &ctx, &mut out);
+    Some(out)
 }

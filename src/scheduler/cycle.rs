@@ -1,0 +1,535 @@
+//! One scheduling attempt, as upstream's `schedulePod` followed by PostFilter:
+//!
+//! 1. PreFilter: each plugin may skip its Filter, narrow the candidate nodes, or reject the pod outright;
+//! 2. the pod's nominated node (set by an earlier preemption) is tried alone first, and taken if it fits;
+//! 3. the filter loop visits nodes in node-tree order from the round-robin start index and stops once
+//!    `numFeasibleNodesToFind` nodes fit; a node with nominated pods of equal or higher priority is filtered
+//!    as if they were already there (and, if they were, once more without them);
+//! 4. no feasible node: the aggregated FitError message, then PostFilter (preemption);
+//! 5. one feasible node is taken without scoring; otherwise PreScore, Score, NormalizeScore, weights, and a
+//!    uniform choice among the top totals with the seeded tie-break stream (upstream `selectHost`).
+//!
+//! The attempt is sequential where upstream runs the filter loop on 16 goroutines and cancels it when enough
+//! nodes are found; kubesim visits nodes strictly in index order, which is the order upstream would produce
+//! without races. Nothing here allocates per node: filters and scores fill reused buffers.
+
+use super::cache::{Cache, NodeInfo, PodEntry};
+use super::explain::{AttemptTrace, NodeVerdict, ScoreTrace};
+use super::framework::{
+    Code, CycleState, FilterRunner, NodeList, NodeStatus, PodCtx, PostFilterEnv, PostFilterResult, PreFilterResult,
+    PreResult, Reason, Verdict, fit_error_message,
+};
+use super::profile::{Profile, num_feasible_nodes_to_find};
+use crate::model::{NodeId, PodDisruptionBudget, PodId};
+use crate::rng::SimRng;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Pods nominated to nodes by preemption, waiting for their victims to leave (upstream `nominator`).
+#[derive(Default)]
+pub struct Nominator {
+    /// By node index.
+    by_node: Vec<Vec<PodEntry>>,
+}
+
+impl Nominator {
+    /// Nominates `entry.id` to `node`, replacing any earlier nomination of that pod.
+    pub fn add(&mut self, node: NodeId, entry: PodEntry) {
+        self.remove(entry.id);
+        let i = node.index();
+        if self.by_node.len() <= i {
+            self.by_node.resize_with(i + 1, Vec::new);
+        }
+        self.by_node[i].push(entry);
+    }
+
+    /// Drops a pod's nomination; returns the node it was nominated to.
+    pub fn remove(&mut self, pod: PodId) -> Option<NodeId> {
+        for (i, list) in self.by_node.iter_mut().enumerate() {
+            if let Some(k) = list.iter().position(|e| e.id == pod) {
+                list.remove(k);
+                return Some(NodeId(i as u32));
+            }
+        }
+        None
+    }
+
+    /// Pods nominated to `node`, in nomination order.
+    pub fn on(&self, node: NodeId) -> &[PodEntry] {
+        self.by_node.get(node.index()).map(|v| v.as_slice()).unwrap_or(&[])
+    }
+
+    /// Every nomination, by node (invariant checks, traces).
+    pub fn all(&self) -> impl Iterator<Item = (NodeId, &PodEntry)> {
+        self.by_node.iter().enumerate().flat_map(|(i, l)| l.iter().map(move |e| (NodeId(i as u32), e)))
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Upstream's FitError message, e.g. `0/3 nodes are available: 1 Insufficient cpu, 2 node(s) ....`
+    pub message: String,
+    /// Profile plugins (bit per plugin index) that rejected the pod; their queueing hints decide when to
+    /// retry. Empty for errors (no nodes at all), which retry after the error backoff.
+    pub rejectors: u64,
+    /// Preemption's choice: nominate the pod to this node after deleting these victims.
+    pub nominate: Option<(NodeId, Vec<PodId>)>,
+}
+
+/// The result of one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Assume the pod on this node and bind it.
+    Feasible(NodeId),
+    Failed(Failure),
+}
+
+/// The scheduling algorithm and the state it needs: profiles, the cache, nominations, PDBs and scratch space.
+pub struct Algorithm {
+    pub profiles: Vec<Profile>,
+    pub cache: Cache,
+    pub nominator: Nominator,
+    /// PodDisruptionBudgets, for preemption.
+    pub pdbs: Vec<Arc<PodDisruptionBudget>>,
+    state: CycleState,
+    tiebreak: SimRng,
+    next_start: usize,
+    feasible: Vec<NodeId>,
+    statuses: Vec<NodeStatus>,
+    allowed: Vec<NodeId>,
+    raw: Vec<i64>,
+    totals: Vec<i64>,
+    filter_skip: Vec<bool>,
+    score_skip: Vec<bool>,
+    why: Vec<Reason>,
+}
+
+/// A profile's filters with their PreFilter skips, and the nominated pods: what preemption needs to try a
+/// hypothetical node the way the filter loop would.
+struct Filters<'a> {
+    profile: &'a Profile,
+    skip: &'a [bool],
+    nominator: &'a Nominator,
+}
+
+impl Filters<'_> {
+    /// Every filter in order until the first rejection; returns the verdict and the rejecting plugin's index.
+    fn run_plain(
+        &self,
+        state: &CycleState,
+        pod: &PodCtx,
+        node: &NodeInfo,
+        mut why: Option<&mut Vec<Reason>>,
+    ) -> (Verdict, usize) {
+        for &i in &self.profile.filter {
+            if self.skip[i] {
+                continue;
+            }
+            let Some(f) = self.profile.plugins[i].as_filter() else { continue };
+            let v = f.filter(state, pod, node, why.as_deref_mut());
+            if v != Verdict::Pass {
+                return (v, i);
+            }
+        }
+        (Verdict::Pass, usize::MAX)
+    }
+
+    /// Upstream `RunFilterPluginsWithNominatedPods`: with nominated pods of priority >= the pod's added, then
+    /// (if any were added and that passed) once more without them; both must pass.
+    fn run_nominated(
+        &self,
+        state: &CycleState,
+        pod: &PodCtx,
+        node: &NodeInfo,
+        mut why: Option<&mut Vec<Reason>>,
+    ) -> (Verdict, usize) {
+        let priority = pod.spec.template.priority;
+        let nominated = self.nominator.on(node.id);
+        if !nominated.iter().any(|e| e.id != pod.id && e.spec.template.priority >= priority) {
+            return self.run_plain(state, pod, node, why);
+        }
+        let mut with = node.clone();
+        let mut with_state = state.clone();
+        for e in nominated.iter().filter(|e| e.id != pod.id && e.spec.template.priority >= priority) {
+            with.add_pod(e.clone());
+            self.add_pod(&mut with_state, pod, e, &with);
+        }
+        let first = self.run_plain(&with_state, pod, &with, why.as_deref_mut());
+        if first.0 != Verdict::Pass {
+            return first;
+        }
+        self.run_plain(state, pod, node, why)
+    }
+}
+
+impl FilterRunner for Filters<'_> {
+    fn run(&self, state: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict {
+        self.run_nominated(state, pod, node, why).0
+    }
+
+    fn add_pod(&self, state: &mut CycleState, pod: &PodCtx, other: &PodEntry, node: &NodeInfo) {
+        for &i in &self.profile.pre_filter {
+            if !self.skip[i]
+                && let Some(pf) = self.profile.plugins[i].as_pre_filter()
+            {
+                pf.add_pod(state, pod, other, node);
+            }
+        }
+    }
+
+    fn remove_pod(&self, state: &mut CycleState, pod: &PodCtx, other: &PodEntry, node: &NodeInfo) {
+        for &i in &self.profile.pre_filter {
+            if !self.skip[i]
+                && let Some(pf) = self.profile.plugins[i].as_pre_filter()
+            {
+                pf.remove_pod(state, pod, other, node);
+            }
+        }
+    }
+}
+
+/// How the nodes outside a PreFilter narrowing, or all nodes after a PreFilter rejection, fared.
+struct Blanket {
+    code: Code,
+    reason: String,
+}
+
+impl Algorithm {
+    pub fn new(profiles: Vec<Profile>, tiebreak: SimRng) -> Algorithm {
+        Algorithm {
+            profiles,
+            cache: Cache::default(),
+            nominator: Nominator::default(),
+            pdbs: Vec::new(),
+            state: CycleState::default(),
+            tiebreak,
+            next_start: 0,
+            feasible: Vec::new(),
+            statuses: Vec::new(),
+            allowed: Vec::new(),
+            raw: Vec::new(),
+            totals: Vec::new(),
+            filter_skip: Vec::new(),
+            score_skip: Vec::new(),
+            why: Vec::new(),
+        }
+    }
+
+    /// Runs one attempt for `pod` with its profile. `nominated` is the pod's `status.nominatedNodeName`.
+    /// With `trace`, records every verdict and score (`--explain`); the decision is the same either way.
+    pub fn schedule(
+        &mut self,
+        profile_idx: usize,
+        pod: &PodCtx,
+        nominated: Option<NodeId>,
+        mut trace: Option<&mut AttemptTrace>,
+    ) -> Outcome {
+        let n_all = self.cache.len();
+        if let Some(t) = trace.as_deref_mut() {
+            t.nodes_total = n_all;
+        }
+        if n_all == 0 {
+            return Outcome::Failed(Failure {
+                message: "no nodes available to schedule pods".into(),
+                rejectors: 0,
+                nominate: None,
+            });
+        }
+        let profile = &self.profiles[profile_idx];
+        let n_plugins = profile.plugins.len();
+        self.filter_skip.clear();
+        self.filter_skip.resize(n_plugins, false);
+        self.score_skip.clear();
+        self.score_skip.resize(n_plugins, false);
+
+        // ----- PreFilter -----
+        let mut narrowed_by: Vec<&'static str> = Vec::new();
+        let mut narrowing_mask = 0u64;
+        for &i in &profile.pre_filter {
+            let Some(pf) = profile.plugins[i].as_pre_filter() else { continue };
+            let result = pf.pre_filter(&mut self.state, pod, &self.cache);
+            if let Some(t) = trace.as_deref_mut() {
+                t.pre_filter.push((profile.plugins[i].name(), prefilter_text(&result)));
+            }
+            match result {
+                PreFilterResult::Proceed => {}
+                PreFilterResult::Skip => self.filter_skip[i] = true,
+                PreFilterResult::Nodes(mut ids) => {
+                    ids.sort_unstable();
+                    ids.dedup();
+                    if narrowed_by.is_empty() {
+                        self.allowed = ids;
+                    } else {
+                        self.allowed.retain(|id| ids.binary_search(id).is_ok());
+                    }
+                    narrowed_by.push(profile.plugins[i].name());
+                    narrowing_mask |= 1 << i;
+                }
+                PreFilterResult::Reject(code, reason) => {
+                    let blanket = Blanket { code, reason: reason.to_string() };
+                    return self.fail(profile_idx, pod, 1 << i, Some(blanket), true, trace);
+                }
+            }
+        }
+        if !narrowed_by.is_empty() && self.allowed.is_empty() {
+            let reason = if narrowed_by.len() == 1 {
+                format!("node(s) didn't satisfy plugin {}", narrowed_by[0])
+            } else {
+                format!("node(s) didn't satisfy plugin(s) [{}] simultaneously", narrowed_by.join(" "))
+            };
+            let blanket = Blanket { code: Code::UnschedulableAndUnresolvable, reason };
+            return self.fail(profile_idx, pod, narrowing_mask, Some(blanket), true, trace);
+        }
+
+        // ----- The nominated node first -----
+        let filters = Filters { profile, skip: &self.filter_skip, nominator: &self.nominator };
+        if let Some(nn) = nominated
+            && let Some(info) = self.cache.node(nn)
+            && (narrowed_by.is_empty() || self.allowed.binary_search(&nn).is_ok())
+        {
+            let why = trace.is_some().then_some(&mut self.why);
+            let (v, plugin) = filters.run_nominated(&self.state, pod, info, why);
+            if let Some(t) = trace.as_deref_mut() {
+                t.nominated_node = Some(record_verdict(profile, info, v, plugin, &mut self.why));
+            }
+            if v == Verdict::Pass {
+                if let Some(t) = trace.as_deref_mut() {
+                    t.feasible = 1;
+                }
+                return Outcome::Feasible(nn);
+            }
+        }
+
+        // ----- The filter loop -----
+        let order: &[NodeId] = if narrowed_by.is_empty() { self.cache.order() } else { &self.allowed };
+        let n = order.len();
+        let to_find = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n, !profile.score.is_empty());
+        self.feasible.clear();
+        self.statuses.clear();
+        let start = self.next_start % n;
+        let mut rejectors = 0u64;
+        if profile.filter.is_empty() {
+            // Upstream returns the first `to_find` nodes without touching the start index.
+            self.feasible.extend((0..to_find.min(n)).map(|k| order[(start + k) % n]));
+        } else {
+            let mut processed = 0;
+            for k in 0..n {
+                let node_id = order[(start + k) % n];
+                processed += 1;
+                let Some(info) = self.cache.node(node_id) else { continue };
+                let why = trace.is_some().then_some(&mut self.why);
+                let (v, plugin) = filters.run_nominated(&self.state, pod, info, why);
+                if let Some(t) = trace.as_deref_mut() {
+                    t.nodes.push(record_verdict(profile, info, v, plugin, &mut self.why));
+                }
+                match v {
+                    Verdict::Pass => {
+                        self.feasible.push(node_id);
+                        if self.feasible.len() >= to_find {
+                            break;
+                        }
+                    }
+                    Verdict::Fail(code) => {
+                        self.statuses.push(NodeStatus { node: node_id, code });
+                        rejectors |= 1 << plugin;
+                    }
+                }
+            }
+            self.next_start = (start + processed) % n_all;
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.feasible = self.feasible.len();
+        }
+        if self.feasible.is_empty() {
+            let blanket = (!narrowed_by.is_empty()).then(|| Blanket {
+                code: Code::UnschedulableAndUnresolvable,
+                reason: format!("node(s) didn't satisfy plugin(s) [{}]", narrowed_by.join(" ")),
+            });
+            return self.fail(profile_idx, pod, rejectors | narrowing_mask, blanket, false, trace);
+        }
+        if self.feasible.len() == 1 {
+            return Outcome::Feasible(self.feasible[0]);
+        }
+
+        // ----- PreScore, Score, NormalizeScore -----
+        let nodes = NodeList { cache: &self.cache, ids: &self.feasible };
+        for &i in &profile.pre_score {
+            if let Some(ps) = profile.plugins[i].as_pre_score()
+                && ps.pre_score(&mut self.state, pod, nodes) == PreResult::Skip
+            {
+                self.score_skip[i] = true;
+            }
+        }
+        self.totals.clear();
+        self.totals.resize(nodes.len(), 0);
+        for &(i, weight) in &profile.score {
+            if self.score_skip[i] {
+                if let Some(t) = trace.as_deref_mut() {
+                    t.scores.push(ScoreTrace::skipped(profile.plugins[i].name(), weight));
+                }
+                continue;
+            }
+            let Some(sc) = profile.plugins[i].as_score() else { continue };
+            self.raw.clear();
+            self.raw.extend(nodes.iter().map(|info| sc.score(&self.state, pod, info)));
+            let raw_copy = trace.is_some().then(|| self.raw.clone());
+            sc.normalize(&self.state, pod, &mut self.raw);
+            for (t, s) in self.totals.iter_mut().zip(self.raw.iter()) {
+                *t += s * weight;
+            }
+            if let Some(t) = trace.as_deref_mut() {
+                t.scores.push(ScoreTrace {
+                    plugin: profile.plugins[i].name(),
+                    weight,
+                    skipped: false,
+                    raw: raw_copy.unwrap_or_default(),
+                    normalized: self.raw.clone(),
+                });
+            }
+        }
+
+        // ----- selectHost: uniform among the top totals (reservoir sampling, seeded) -----
+        let mut best = 0usize;
+        let mut ties = 1u64;
+        for k in 1..self.totals.len() {
+            if self.totals[k] > self.totals[best] {
+                best = k;
+                ties = 1;
+            } else if self.totals[k] == self.totals[best] {
+                ties += 1;
+                if self.tiebreak.below(ties) == 0 {
+                    best = k;
+                }
+            }
+        }
+        if let Some(t) = trace {
+            t.scored = self.feasible.clone();
+            t.totals = self.totals.clone();
+        }
+        Outcome::Feasible(self.feasible[best])
+    }
+
+    /// No node fits: build upstream's FitError message, then run the PostFilter plugins.
+    ///
+    /// `blanket` is the status of nodes without their own (all of them when `all` is set: a PreFilter
+    /// rejection), else those outside a PreFilter narrowing.
+    fn fail(
+        &mut self,
+        profile_idx: usize,
+        pod: &PodCtx,
+        rejectors: u64,
+        blanket: Option<Blanket>,
+        all: bool,
+        trace: Option<&mut AttemptTrace>,
+    ) -> Outcome {
+        let n_all = self.cache.len();
+        let profile = &self.profiles[profile_idx];
+        let filters = Filters { profile, skip: &self.filter_skip, nominator: &self.nominator };
+        let mut message;
+        if all {
+            let b = blanket.as_ref().expect("a PreFilter rejection has a status");
+            message = format!("0/{n_all} nodes are available: {}.", b.reason);
+            self.statuses.clear();
+            if b.code == Code::Unschedulable {
+                // Every node may be helped by preemption.
+                self.statuses.extend(self.cache.order().iter().map(|&node| NodeStatus { node, code: b.code }));
+            }
+        } else {
+            // The histogram of every node's reasons: filters once more on the rejected nodes, collecting reasons.
+            let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
+            for st in &self.statuses {
+                let Some(info) = self.cache.node(st.node) else { continue };
+                self.why.clear();
+                filters.run_nominated(&self.state, pod, info, Some(&mut self.why));
+                for reason in &self.why {
+                    *histogram.entry(reason.to_string()).or_insert(0) += 1;
+                }
+            }
+            if let Some(b) = &blanket {
+                let absent = n_all.saturating_sub(self.statuses.len());
+                if absent > 0 {
+                    *histogram.entry(b.reason.clone()).or_insert(0) += absent;
+                }
+            }
+            message = fit_error_message(n_all, histogram);
+        }
+
+        // PostFilter: in order until one succeeds or returns anything but Unschedulable.
+        let mut post_messages: Vec<String> = Vec::new();
+        let mut nominate = None;
+        let mut env = PostFilterEnv {
+            cache: &self.cache,
+            state: &self.state,
+            filters: &filters,
+            pdbs: &self.pdbs,
+            rng: &mut self.tiebreak,
+        };
+        for &i in &profile.post_filter {
+            let Some(pf) = profile.plugins[i].as_post_filter() else { continue };
+            match pf.post_filter(&mut env, pod, &self.statuses) {
+                PostFilterResult::Nominate { node, victims } => {
+                    post_messages.clear();
+                    nominate = Some((node, victims));
+                    break;
+                }
+                PostFilterResult::Unschedulable { code, message } => {
+                    // Upstream: anything but Unschedulable ends PostFilter with that plugin's status alone.
+                    if code != Code::Unschedulable {
+                        post_messages.clear();
+                    }
+                    if !message.is_empty() {
+                        post_messages.push(message);
+                    }
+                    if code != Code::Unschedulable {
+                        break;
+                    }
+                }
+            }
+        }
+        if !post_messages.is_empty() {
+            message.push(' ');
+            message.push_str(&post_messages.join(", "));
+        }
+        if let Some(t) = trace {
+            t.post_filter = match &nominate {
+                Some((node, victims)) => Some(format!(
+                    "nominated {} after preempting {} pod(s)",
+                    self.cache.node(*node).map(|n| &*n.node.name).unwrap_or("?"),
+                    victims.len()
+                )),
+                None if !post_messages.is_empty() => Some(post_messages.join(", ")),
+                None => None,
+            };
+        }
+        Outcome::Failed(Failure { message, rejectors, nominate })
+    }
+
+    /// Nodes the scheduler may use, in node-tree order.
+    pub fn order(&self) -> &[NodeId] {
+        self.cache.order()
+    }
+}
+
+fn prefilter_text(r: &PreFilterResult) -> String {
+    match r {
+        PreFilterResult::Proceed => "proceed".into(),
+        PreFilterResult::Skip => "skip".into(),
+        PreFilterResult::Nodes(ids) => format!("{} node(s)", ids.len()),
+        PreFilterResult::Reject(code, reason) => format!("{code:?}: {reason}"),
+    }
+}
+
+fn record_verdict(profile: &Profile, info: &NodeInfo, v: Verdict, plugin: usize, why: &mut Vec<Reason>) -> NodeVerdict {
+    let verdict = NodeVerdict {
+        node: info.node.name.clone(),
+        code: match v {
+            Verdict::Pass => None,
+            Verdict::Fail(c) => Some(c),
+        },
+        plugin: profile.plugins.get(plugin).map(|p| p.name()),
+        reasons: why.iter().map(|r| r.to_string()).collect(),
+    };
+    why.clear();
+    verdict
+}
