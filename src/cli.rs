@@ -4,6 +4,7 @@
 
 use crate::run::{self, terminal_report};
 use crate::scenario::Scenario;
+use crate::scheduler::explain::PodFilter;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,10 @@ enum Command {
         /// Print nothing on success.
         #[arg(long, short)]
         quiet: bool,
+        /// Write a decision trace of every scheduling attempt of the pods whose name (or namespace/name)
+        /// matches the glob (default: all pods) to explain.jsonl: `--explain` or `--explain='web-*'`.
+        #[arg(long, value_name = "POD-FILTER", num_args = 0..=1, require_equals = true, default_missing_value = "*")]
+        explain: Option<String>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -42,7 +47,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, seed, out, quiet } => {
+        Command::Run { scenario, seed, out, quiet, explain } => {
             let loaded = match Scenario::load(&scenario) {
                 Ok(s) => s,
                 Err(d) => {
@@ -55,7 +60,8 @@ pub fn main() -> ExitCode {
                 None => loaded,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(loaded.name()));
-            match run::run_to_dir(&loaded, &out) {
+            let opts = run::RunOptions { explain: explain.as_deref().map(PodFilter::new) };
+            match run::run_to_dir_with(&loaded, &out, &opts) {
                 Ok(outcome) => {
                     if !quiet {
                         print!("{}", terminal_report(&outcome, Some(&out)));

@@ -88,12 +88,14 @@ pub struct Kubelet {
 
 impl Kubelet {
     pub fn new(node_id: NodeId, node: Arc<Node>, seed: u64) -> Kubelet {
+        // Images preloaded on the machine (the pool's `preloaded_images`) need no pull.
+        let images = node.images.iter().map(|(name, _)| (name.clone(), SimTime::ZERO)).collect();
         Kubelet {
             node_id,
             node,
             alive: false,
             pods: Vec::new(),
-            images: Vec::new(),
+            images,
             pull_busy_until: SimTime::ZERO,
             admitted: Resources::default(),
             admitted_pods: 0,

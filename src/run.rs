@@ -8,6 +8,7 @@
 use crate::metrics::quantile_s;
 use crate::recorder::{EventRow, EventSink};
 use crate::scenario::Scenario;
+use crate::scheduler::explain::{Explainer, PodFilter};
 use crate::sim::Sim;
 use crate::time::SimTime;
 use serde::Serialize;
@@ -40,6 +41,8 @@ pub struct Summary {
 /// The result of a run.
 pub struct RunOutcome {
     pub summary: Summary,
+    /// Decision-trace lines written to `explain.jsonl` (0 without `--explain`).
+    pub explain_lines: u64,
     /// Rows kept in memory ([`run_in_memory`] only).
     pub events: Vec<EventRow>,
     /// Wall-clock time of the simulation loop (never written to files).
@@ -124,7 +127,14 @@ pub fn run_in_memory(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutcom
     let wall = started.elapsed();
     let events = sim.rec.finish().map_err(|e| e.to_string())?;
     let summary = summarize(&mut sim);
-    Ok(RunOutcome { summary, events, wall })
+    Ok(RunOutcome { summary, events, wall, explain_lines: 0 })
+}
+
+/// Options of a run written to a directory.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Write decision traces of the pods this filter selects to `explain.jsonl`.
+    pub explain: Option<PodFilter>,
 }
 
 /// Why writing results failed.
@@ -199,6 +209,11 @@ fn create_parent(dir: &Path) -> Result<(), RunError> {
 
 /// Runs a scenario and writes `summary.json` and `events.csv` into `out`, atomically.
 pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunOutcome, RunError> {
+    run_to_dir_with(scenario, out, &RunOptions::default())
+}
+
+/// [`run_to_dir`] with options.
+pub fn run_to_dir_with(scenario: &Scenario, out: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -211,7 +226,7 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunOutcome, RunErro
         fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
     }
     fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-    let outcome = match write_run(scenario, &tmp) {
+    let outcome = match write_run(scenario, &tmp, opts) {
         Ok(o) => o,
         Err(e) => {
             let _ = fs::remove_dir_all(&tmp);
@@ -236,21 +251,32 @@ pub fn run_to_dir(scenario: &Scenario, out: &Path) -> Result<RunOutcome, RunErro
     Ok(outcome)
 }
 
-fn write_run(scenario: &Scenario, dir: &Path) -> Result<RunOutcome, RunError> {
+fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let events_path = dir.join("events.csv");
     let file = fs::File::create(&events_path).map_err(io_err(&events_path))?;
     let sink = EventSink::Csv(Box::new(BufWriter::with_capacity(1 << 20, file)));
     let mut sim = Sim::new(Arc::new(scenario.config.clone()), sink).map_err(RunError::Sim)?;
+    let explain_path = dir.join("explain.jsonl");
+    if let Some(filter) = &opts.explain {
+        let file = fs::File::create(&explain_path).map_err(io_err(&explain_path))?;
+        let writer = Box::new(BufWriter::with_capacity(1 << 20, file));
+        sim.scheduler.set_explain(Explainer::new(filter.clone(), writer));
+    }
     let started = Instant::now();
     sim.run();
     let wall = started.elapsed();
     sim.rec.finish().map_err(io_err(&events_path))?;
+    let mut explain_lines = 0;
+    if let Some(mut explainer) = sim.scheduler.take_explain() {
+        explain_lines = explainer.lines;
+        explainer.flush().map_err(io_err(&explain_path))?;
+    }
     let summary = summarize(&mut sim);
     let summary_path = dir.join("summary.json");
     let mut text = serde_json::to_string_pretty(&summary).map_err(|e| RunError::Sim(e.to_string()))?;
     text.push('\n');
     fs::write(&summary_path, text).map_err(io_err(&summary_path))?;
-    Ok(RunOutcome { summary, events: Vec::new(), wall })
+    Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines })
 }
 
 /// Groups digits: 1234567 -> "1,234,567".
@@ -304,7 +330,15 @@ pub fn terminal_report(outcome: &RunOutcome, out: Option<&Path>) -> String {
         100.0 * metric("memory_allocation_mean"),
     );
     if let Some(dir) = out {
-        text += &format!("  wrote {}/ (summary.json, events.csv)\n", dir.display());
+        if outcome.explain_lines > 0 {
+            text += &format!(
+                "  wrote {}/ (summary.json, events.csv, explain.jsonl: {} scheduling attempts)\n",
+                dir.display(),
+                thousands(outcome.explain_lines)
+            );
+        } else {
+            text += &format!("  wrote {}/ (summary.json, events.csv)\n", dir.display());
+        }
     }
     text
 }

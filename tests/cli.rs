@@ -245,6 +245,28 @@ fn unknown_taint_effect() {
 }
 
 #[test]
+fn scheduler_profile_and_constraint_mistakes_are_all_reported() {
+    // preset = "bin-pack" (col 10); disable = ["ImageLocalty"] (the string at col 12); operator = "Is" (col 86);
+    // the spread constraint's inline table (col 29).
+    assert_bad_input(
+        "scheduler_profiles",
+        "tests/fixtures/bad/scheduler_profiles.toml",
+        &[
+            "tests/fixtures/bad/scheduler_profiles.toml:11:10",
+            "tests/fixtures/bad/scheduler_profiles.toml:12:12",
+            "tests/fixtures/bad/scheduler_profiles.toml:24:86",
+            "tests/fixtures/bad/scheduler_profiles.toml:25:29",
+        ],
+        &[
+            "unknown preset \"bin-pack\"; expected one of: default, binpack",
+            "plugin \"ImageLocalty\" is not enabled here",
+            "unknown operator \"Is\"",
+            "needs when_unsatisfiable",
+        ],
+    );
+}
+
+#[test]
 fn job_without_run() {
     // `template = { ... }`: the inline table starts at column 12.
     assert_bad_input(

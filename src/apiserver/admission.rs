@@ -10,6 +10,11 @@
 //!   `node.kubernetes.io/unreachable:NoExecute` tolerations (`Exists`) with `tolerationSeconds=300`. This is why
 //!   pods on a failed node are evicted 300 s after the node is tainted rather than at once.
 //!
+//! - **matchLabelKeys** of topology spread constraints (`MatchLabelKeysInPodTopologySpreadSelectorMerge`, beta and
+//!   on in v1.34): the pod's values for those keys are merged into the constraint's selector at creation, so
+//!   e.g. `matchLabelKeys: [pod-template-hash]` spreads each ReplicaSet of a rolling update on its own. A key the
+//!   pod does not carry is ignored.
+//!
 //! All pods of a workload share one template, so admission runs once per template and the admitted template is
 //! shared too (memoized by the source template's address; the source is kept alive so the address cannot be
 //! reused).
@@ -94,6 +99,19 @@ impl Admission {
         let current = out.as_ref().unwrap_or(template);
         if let Some(tolerations) = self.default_tolerations(&current.tolerations) {
             out.get_or_insert_with(|| (**template).clone()).tolerations = tolerations;
+        }
+        // matchLabelKeys.
+        let current = out.as_ref().unwrap_or(template);
+        if current.topology_spread.iter().any(|c| !c.match_label_keys.is_empty()) {
+            let t = out.get_or_insert_with(|| (**template).clone());
+            let labels = t.labels.clone();
+            for c in &mut t.topology_spread {
+                for key in &c.match_label_keys {
+                    if let Some(v) = labels.get(key) {
+                        c.selector.match_labels.insert(key.clone(), v.clone());
+                    }
+                }
+            }
         }
         Ok(match out {
             Some(t) => Arc::new(t),

@@ -14,7 +14,6 @@ use crate::model::{
     PreemptionPolicy, Resources, RestartPolicy, RunModel, Str, Taint, TaintEffect, Toleration, TolerationOp, s,
 };
 use crate::quantity::Quantity;
-use crate::scheduler::plugins::node_resources_fit::ScoringStrategy;
 use crate::scheduler::profile::ProfileConfig;
 use crate::sim::{NodePool, SimConfig};
 use crate::time::{SimDuration, SimTime, parse_duration};
@@ -29,6 +28,9 @@ use std::sync::Arc;
 
 /// The label kubesim puts on every node with its pool's name.
 pub const POOL_LABEL: &str = "kubesim.io/pool";
+
+mod constraints;
+mod profiles;
 
 pub struct Compiler<'a> {
     file: &'a str,
@@ -252,31 +254,7 @@ impl<'a> Compiler<'a> {
         t
     }
 
-    fn scheduler(&mut self, section: Option<&Sp<schema::SchedulerSection>>) -> ProfileConfig {
-        let mut p = ProfileConfig::default();
-        let Some(section) = section else { return p };
-        let sec = section.get_ref();
-        if let Some(pct) = &sec.percentage_of_nodes_to_score
-            && let Some(v) = self.int_in(pct, 0, 100, "percentage_of_nodes_to_score")
-        {
-            p.percentage_of_nodes_to_score = v as u32;
-        }
-        if let Some(strategy) = &sec.scoring_strategy {
-            match strategy.get_ref().as_str() {
-                "LeastAllocated" => p.args.fit.strategy = ScoringStrategy::LeastAllocated,
-                "MostAllocated" => p.args.fit.strategy = ScoringStrategy::MostAllocated,
-                other => {
-                    self.err::<()>(
-                        strategy.span(),
-                        format!("unknown scoring_strategy {other:?}; expected \"LeastAllocated\" or \"MostAllocated\""),
-                    );
-                }
-            }
-        }
-        p
-    }
-
-    fn pools(&mut self, section: &schema::ClusterSection) -> Vec<NodePool> {
+    fn pools(&mut self, section: &schema::ClusterSection, image_sizes: &BTreeMap<Str, u64>) -> Vec<NodePool> {
         let mut pools = Vec::new();
         let mut total: i64 = 0;
         let mut names: BTreeMap<String, std::ops::Range<usize>> = BTreeMap::new();
@@ -323,6 +301,28 @@ impl<'a> Compiler<'a> {
             }
             labels.insert(s(POOL_LABEL), pool_name.clone());
             let taints: Vec<Taint> = e.taints.iter().filter_map(|t| self.taint(t)).collect();
+            let mut images: Vec<(Str, u64)> = Vec::new();
+            for img in &e.preloaded_images {
+                let name = s(img.get_ref());
+                if name.is_empty() {
+                    self.err::<()>(img.span(), "an image name must not be empty");
+                    continue;
+                }
+                if images.iter().any(|(n, _)| *n == name) {
+                    self.err::<()>(img.span(), format!("image {name:?} listed twice"));
+                    continue;
+                }
+                let Some(size) = image_sizes.get(&name) else {
+                    self.err::<()>(
+                        img.span(),
+                        format!(
+                            "preloaded image {name:?} has no size: add it to [images], e.g. \"{name}\" = \"500Mi\""
+                        ),
+                    );
+                    continue;
+                };
+                images.push((name, *size));
+            }
             let prefix = match &e.name_prefix {
                 Some(p) => self.name(p, "name_prefix"),
                 None => Some(pool_name.clone()),
@@ -347,7 +347,7 @@ impl<'a> Compiler<'a> {
                 ready: ConditionStatus::True,
                 ready_transition: SimTime::ZERO,
                 pool: pool_index as u32,
-                images: Vec::new(),
+                images,
             };
             pools.push(NodePool { name: pool_name, prefix, template, count: count as u32 });
         }
@@ -601,15 +601,22 @@ impl<'a> Compiler<'a> {
             let req = e.requests.as_ref().map(|r| r.get_ref()).unwrap_or(&empty);
             let lim = e.limits.as_ref().map(|r| r.get_ref()).unwrap_or(&empty);
             let image = e.image.as_ref().map(|i| s(i.get_ref())).unwrap_or_else(default_image);
-            containers.push(self.container(s("main"), image, req, lim, t.span()));
+            let mut c = self.container(s("main"), image, req, lim, t.span());
+            c.host_ports = self.ports(&e.ports);
+            containers.push(c);
         } else {
+            if let Some(p) = e.ports.first() {
+                return self.err(p.span(), "with `containers`, give `ports` per container");
+            }
             if e.containers.len() > limits::MAX_CONTAINERS {
                 return self.err(t.span(), format!("at most {} containers per pod", limits::MAX_CONTAINERS));
             }
             for c in &e.containers {
                 let ce = c.get_ref();
                 let image = ce.image.as_ref().map(|i| s(i.get_ref())).unwrap_or_else(default_image);
-                containers.push(self.container(s(ce.name.get_ref()), image, &ce.requests, &ce.limits, c.span()));
+                let mut container = self.container(s(ce.name.get_ref()), image, &ce.requests, &ce.limits, c.span());
+                container.host_ports = self.ports(&ce.ports);
+                containers.push(container);
             }
         }
         let mut init_containers = Vec::new();
@@ -701,15 +708,38 @@ impl<'a> Compiler<'a> {
         {
             return self.err(n.span(), format!("node_name: no node is named {:?}", n.get_ref()));
         }
+        let preemption_policy = match e.preemption_policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+            None | Some(("PreemptLowerPriority", _)) => PreemptionPolicy::PreemptLowerPriority,
+            Some(("Never", _)) => PreemptionPolicy::Never,
+            Some((other, span)) => {
+                return self.err(
+                    span,
+                    format!("unknown preemption_policy {other:?}; expected \"PreemptLowerPriority\" or \"Never\""),
+                );
+            }
+        };
+        let node_affinity = match &e.node_affinity {
+            Some(a) => self.node_affinity(a)?,
+            None => Default::default(),
+        };
+        let pod_affinity = e.pod_affinity.as_ref().map(|a| self.pod_affinity(a)).unwrap_or_default();
+        let pod_anti_affinity = e.pod_anti_affinity.as_ref().map(|a| self.pod_affinity(a)).unwrap_or_default();
+        let mut topology_spread = Vec::new();
+        for c in &e.topology_spread {
+            topology_spread.push(self.spread(c, &labels)?);
+        }
         let mut template = PodTemplate {
             labels,
             containers,
             init_containers,
             priority,
             priority_class_name,
-            preemption_policy: PreemptionPolicy::PreemptLowerPriority,
+            preemption_policy,
             node_selector,
-            node_affinity: Default::default(),
+            node_affinity,
+            pod_affinity,
+            pod_anti_affinity,
+            topology_spread,
             node_name: e.node_name.as_ref().map(|n| s(n.get_ref())),
             tolerations,
             restart_policy,
@@ -1220,16 +1250,15 @@ impl<'a> Compiler<'a> {
             self.err::<()>(sc.duration.span(), "duration must be positive");
         }
         let timings = self.timings(file.timings.as_ref());
-        let profile = self.scheduler(file.scheduler.as_ref());
+        let profiles = self.scheduler_profiles(file.scheduler.as_ref());
         let mut images = BTreeMap::new();
         for (image, size) in &file.images {
             if let Some(bytes) = self.units(size) {
                 images.insert(s(image), bytes as u64);
             }
         }
-        let pools = self.pools(file.cluster.get_ref());
+        let pools = self.pools(file.cluster.get_ref(), &images);
         self.node_names = pools.iter().flat_map(|p| (0..p.count).map(|i| p.node_name(i))).collect();
-        let profiles = vec![profile];
         let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, sc.duration.get_ref().as_str()));
         let classes = self.priority_classes(&file.priority_classes);
         let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);

@@ -126,6 +126,8 @@ pub struct ScenarioSection {
     pub duration: Sp<String>,
 }
 
+/// `[scheduler]`: either the shorthand for the one default profile (`preset`, `scoring_strategy`), or
+/// `[[scheduler.profiles]]`. `percentage_of_nodes_to_score` here is the global value profiles inherit.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchedulerSection {
@@ -134,6 +136,238 @@ pub struct SchedulerSection {
     /// `LeastAllocated` (default) or `MostAllocated`.
     #[serde(default)]
     pub scoring_strategy: Option<Sp<String>>,
+    /// A preset for the default profile (`default`, `binpack`, `random`, ...).
+    #[serde(default)]
+    pub preset: Option<Sp<String>>,
+    #[serde(default)]
+    pub profiles: Vec<Sp<ProfileEntry>>,
+}
+
+/// One scheduling profile, as a KubeSchedulerConfiguration profile: a preset to start from, plugins disabled
+/// and enabled, score weights, and plugin arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileEntry {
+    pub scheduler_name: Sp<String>,
+    #[serde(default)]
+    pub preset: Option<Sp<String>>,
+    #[serde(default)]
+    pub percentage_of_nodes_to_score: Option<Sp<i64>>,
+    /// Plugin names to remove (`"*"`: every score plugin).
+    #[serde(default)]
+    pub disable: Vec<Sp<String>>,
+    /// Plugins to add (after the preset's), by name or `{ name, weight }`.
+    #[serde(default)]
+    pub enable: Vec<Sp<EnableEntry>>,
+    /// Score weights by plugin name (0 keeps a plugin's filter but does not score with it).
+    #[serde(default)]
+    pub weights: BTreeMap<String, Sp<i64>>,
+    #[serde(default)]
+    pub args: Option<Sp<PluginArgsEntry>>,
+}
+
+/// A plugin to enable: its name, or `{ name, weight }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum EnableEntry {
+    Name(String),
+    Weighted { name: String, weight: i64 },
+}
+
+/// `args.<Plugin>` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginArgsEntry {
+    #[serde(default, rename = "NodeResourcesFit")]
+    pub fit: Option<Sp<FitArgsEntry>>,
+    #[serde(default, rename = "NodeResourcesBalancedAllocation")]
+    pub balanced: Option<Sp<ResourcesArgsEntry>>,
+    #[serde(default, rename = "PodTopologySpread")]
+    pub topology_spread: Option<Sp<TopologySpreadArgsEntry>>,
+    #[serde(default, rename = "InterPodAffinity")]
+    pub inter_pod_affinity: Option<Sp<InterPodAffinityArgsEntry>>,
+    #[serde(default, rename = "DefaultPreemption")]
+    pub preemption: Option<Sp<PreemptionArgsEntry>>,
+    #[serde(default, rename = "NodeAffinity")]
+    pub node_affinity: Option<Sp<NodeAffinityArgsEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceEntry {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub weight: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShapePointEntry {
+    pub utilization: Sp<i64>,
+    pub score: Sp<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitArgsEntry {
+    #[serde(default)]
+    pub scoring_strategy: Option<Sp<String>>,
+    #[serde(default)]
+    pub resources: Option<Vec<Sp<ResourceEntry>>>,
+    #[serde(default)]
+    pub shape: Option<Vec<Sp<ShapePointEntry>>>,
+    #[serde(default)]
+    pub ignored_resources: Vec<Sp<String>>,
+    #[serde(default)]
+    pub ignored_resource_groups: Vec<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesArgsEntry {
+    pub resources: Vec<Sp<ResourceEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologySpreadArgsEntry {
+    #[serde(default)]
+    pub defaulting_type: Option<Sp<String>>,
+    #[serde(default)]
+    pub default_constraints: Vec<Sp<SpreadEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterPodAffinityArgsEntry {
+    #[serde(default)]
+    pub hard_pod_affinity_weight: Option<Sp<i64>>,
+    #[serde(default)]
+    pub ignore_preferred_terms_of_existing_pods: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreemptionArgsEntry {
+    #[serde(default)]
+    pub min_candidate_nodes_percentage: Option<Sp<i64>>,
+    #[serde(default)]
+    pub min_candidate_nodes_absolute: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeAffinityArgsEntry {
+    pub added_affinity: Sp<NodeAffinityEntry>,
+}
+
+/// `requiredDuringScheduling...` terms (ORed) and weighted preferred terms.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeAffinityEntry {
+    #[serde(default)]
+    pub required: Option<Vec<Sp<NodeTermEntry>>>,
+    #[serde(default)]
+    pub preferred: Vec<Sp<PreferredNodeTermEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTermEntry {
+    #[serde(default)]
+    pub match_expressions: Vec<Sp<RequirementEntry>>,
+    #[serde(default)]
+    pub match_fields: Vec<Sp<RequirementEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferredNodeTermEntry {
+    pub weight: Sp<i64>,
+    #[serde(default)]
+    pub match_expressions: Vec<Sp<RequirementEntry>>,
+    #[serde(default)]
+    pub match_fields: Vec<Sp<RequirementEntry>>,
+}
+
+/// `{ key, operator, values }`: In, NotIn, Exists, DoesNotExist (and Gt, Lt for node affinity).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementEntry {
+    pub key: Sp<String>,
+    pub operator: Sp<String>,
+    #[serde(default)]
+    pub values: Vec<Sp<String>>,
+}
+
+/// Pod affinity or anti-affinity: required terms (ANDed) and weighted preferred terms.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodAffinityEntry {
+    #[serde(default)]
+    pub required: Vec<Sp<PodTermEntry>>,
+    #[serde(default)]
+    pub preferred: Vec<Sp<WeightedPodTermEntry>>,
+}
+
+/// Pods matching `selector` (matchLabels) and `match_expressions`, in `namespaces` (default: the pod's own),
+/// counted per value of `topology_key`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodTermEntry {
+    #[serde(default)]
+    pub selector: BTreeMap<String, Sp<String>>,
+    #[serde(default)]
+    pub match_expressions: Vec<Sp<RequirementEntry>>,
+    #[serde(default)]
+    pub namespaces: Vec<Sp<String>>,
+    pub topology_key: Sp<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedPodTermEntry {
+    pub weight: Sp<i64>,
+    #[serde(default)]
+    pub selector: BTreeMap<String, Sp<String>>,
+    #[serde(default)]
+    pub match_expressions: Vec<Sp<RequirementEntry>>,
+    #[serde(default)]
+    pub namespaces: Vec<Sp<String>>,
+    pub topology_key: Sp<String>,
+}
+
+/// A topology spread constraint. `selector` defaults to the pod's own labels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpreadEntry {
+    pub max_skew: Sp<i64>,
+    pub topology_key: Sp<String>,
+    #[serde(default)]
+    pub when_unsatisfiable: Option<Sp<String>>,
+    #[serde(default)]
+    pub selector: Option<BTreeMap<String, Sp<String>>>,
+    #[serde(default)]
+    pub match_expressions: Vec<Sp<RequirementEntry>>,
+    #[serde(default)]
+    pub min_domains: Option<Sp<i64>>,
+    #[serde(default)]
+    pub node_affinity_policy: Option<Sp<String>>,
+    #[serde(default)]
+    pub node_taints_policy: Option<Sp<String>>,
+    #[serde(default)]
+    pub match_label_keys: Vec<Sp<String>>,
+}
+
+/// A container port bound on the node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortEntry {
+    pub host_port: Sp<i64>,
+    #[serde(default)]
+    pub protocol: Option<Sp<String>>,
+    #[serde(default)]
+    pub host_ip: Option<Sp<String>>,
 }
 
 /// A value in `[timings]`: a duration string or a number (rates, counts).
@@ -174,6 +408,9 @@ pub struct NodePoolEntry {
     pub taints: Vec<Sp<TaintEntry>>,
     #[serde(default)]
     pub name_prefix: Option<Sp<String>>,
+    /// Images already on the nodes when they join (sizes from `[images]`).
+    #[serde(default)]
+    pub preloaded_images: Vec<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +545,20 @@ pub struct TemplateEntry {
     /// Time from the containers' start to the pod's Ready condition (a readiness-probe model), default `"0s"`.
     #[serde(default)]
     pub readiness_delay: Option<Sp<String>>,
+    /// `PreemptLowerPriority` (default) or `Never` (a PriorityClass's policy overrides it).
+    #[serde(default)]
+    pub preemption_policy: Option<Sp<String>>,
+    #[serde(default)]
+    pub node_affinity: Option<Sp<NodeAffinityEntry>>,
+    #[serde(default)]
+    pub pod_affinity: Option<Sp<PodAffinityEntry>>,
+    #[serde(default)]
+    pub pod_anti_affinity: Option<Sp<PodAffinityEntry>>,
+    #[serde(default)]
+    pub topology_spread: Vec<Sp<SpreadEntry>>,
+    /// Host ports of the one-container shorthand.
+    #[serde(default)]
+    pub ports: Vec<Sp<PortEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,6 +571,8 @@ pub struct ContainerEntry {
     pub requests: BTreeMap<String, Sp<QuantityText>>,
     #[serde(default)]
     pub limits: BTreeMap<String, Sp<QuantityText>>,
+    #[serde(default)]
+    pub ports: Vec<Sp<PortEntry>>,
 }
 
 #[derive(Debug, Deserialize)]
