@@ -36,6 +36,8 @@ pub struct Summary {
     pub pods: BTreeMap<String, u64>,
     /// Flat named metrics (see the README's "Outputs" section for definitions).
     pub metrics: BTreeMap<String, Value>,
+    /// Pods the scheduler still has to place at the end, by the FailedScheduling message of their last attempt.
+    pub pending_reasons: BTreeMap<String, u64>,
 }
 
 /// The result of a run.
@@ -63,6 +65,7 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     let revision = sim.api.etcd.revision();
     let api = sim.api.stats;
     let stats = sim.scheduler.stats;
+    let pending_reasons = sim.scheduler.pending_reasons();
     let m = &mut sim.rec.metrics;
     let mut metrics: BTreeMap<String, Value> = BTreeMap::new();
     let mut int = |k: &str, v: u64| {
@@ -112,6 +115,7 @@ pub fn summarize(sim: &mut Sim) -> Summary {
         nodes,
         pods: pods_by_phase.into_iter().map(|(p, n)| (p.as_str().to_string(), n)).collect(),
         metrics,
+        pending_reasons,
     }
 }
 

@@ -53,6 +53,10 @@ fn high_priority_pods_preempt_the_fewest_low_priority_pods_and_land_on_their_nod
          preemption: 0/8 nodes are available: 8 No preemption victims found for incoming pod."
     );
     assert_eq!(out.summary.pods["Pending"], 12 + 2);
+    // summary.json says why the pending pods wait.
+    assert_eq!(out.summary.pending_reasons.get(&replacement.detail), Some(&12));
+    assert_eq!(out.summary.pending_reasons.get(&never.detail), Some(&2));
+    assert_eq!(out.summary.pending_reasons.len(), 2);
 }
 
 #[test]

@@ -69,6 +69,8 @@ struct SchedPod {
     rejectors: u64,
     /// `status.nominatedNodeName`, as this scheduler set it.
     nominated: Option<NodeId>,
+    /// The FailedScheduling message of its last failed attempt.
+    last_failure: Option<Arc<str>>,
 }
 
 /// Counters for the summary.
@@ -163,6 +165,17 @@ impl Scheduler {
     /// The node a pod is nominated to, if any.
     pub fn nominated_node(&self, id: PodId) -> Option<NodeId> {
         self.pods.get(id).and_then(|p| p.nominated)
+    }
+
+    /// Pods waiting to be scheduled, counted by the message of their last failed attempt ("waiting for a
+    /// scheduling attempt" for pods not yet tried).
+    pub fn pending_reasons(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for p in self.pods.values().filter(|p| p.node.is_none()) {
+            let reason = p.last_failure.as_deref().unwrap_or("waiting for a scheduling attempt");
+            *out.entry(reason.to_string()).or_insert(0) += 1;
+        }
+        out
     }
 
     /// Pods waiting in the queue (active, backoff or unschedulable).
@@ -275,6 +288,7 @@ impl Scheduler {
                             sort_key,
                             rejectors: 0,
                             nominated: None,
+                            last_failure: None,
                         };
                         if let Some(n) = state.node {
                             self.pods.insert(*id, rec);
@@ -577,6 +591,9 @@ impl Scheduler {
                 }
                 ctx.rec.metrics.pod_unschedulable(first);
                 record!(ctx.rec, ctx.now, PodUnschedulable, Pod, &spec.name, "", "{}", failure.message);
+                if p.last_failure.as_deref() != Some(failure.message.as_str()) {
+                    p.last_failure = Some(Arc::from(failure.message.as_str()));
+                }
                 *ctx.rec.metrics.unschedulable_reasons.entry(failure.message).or_insert(0) += 1;
                 if let Some((node, victims)) = failure.nominate {
                     self.preempt(id, &spec, node, victims, done, ctx);
