@@ -24,6 +24,8 @@ pub const REGISTRY: &[Registration] = &[
     reg("NodeResourcesFit", |a| Box::new(node_resources_fit::NodeResourcesFit::new(a.fit.clone()))),
     reg("DefaultPreemption", |a| Box::new(default_preemption::DefaultPreemption { args: a.preemption.clone() })),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
+    // Not upstream.
+    reg("NodeCost", |_| Box::new(node_cost::NodeCost)),
 ];
 
 /// Builds the plugin registered under `name`.

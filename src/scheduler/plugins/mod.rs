@@ -3,6 +3,7 @@
 pub mod default_binder;
 pub mod default_preemption;
 pub mod node_affinity;
+pub mod node_cost;
 pub mod node_name;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
