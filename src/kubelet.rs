@@ -52,6 +52,26 @@ pub enum KubeletEvent {
     ReportImages { token: u32 },
 }
 
+/// Upstream `nodestatus.Images` over the image manager's list: images named as the runtime reports them
+/// (`:latest` added when untagged, duplicates merged), the `max` largest (ties by name, descending, standing in
+/// for the image ID), then sorted by name as the node object keeps them.
+fn status_images<'a>(images: impl Iterator<Item = (&'a Str, u64)>, max: u64) -> Vec<(Str, u64)> {
+    let mut list: Vec<(Str, u64)> = Vec::new();
+    for (name, size) in images {
+        let name = match normalized_image_name(name) {
+            std::borrow::Cow::Borrowed(_) => name.clone(),
+            std::borrow::Cow::Owned(n) => Str::from(n),
+        };
+        if !list.iter().any(|(n, _)| *n == name) {
+            list.push((name, size));
+        }
+    }
+    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    list.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    list.sort();
+    list
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Pulling,
@@ -320,28 +340,11 @@ impl Kubelet {
         self.at(ctx, at, KubeletEvent::ReportImages { token });
     }
 
-    /// The image list node status shows at `now` (upstream `nodestatus.Images`): images the last refresh saw,
-    /// named as the runtime reports them (`:latest` added when untagged), the `node_status_max_images` largest
-    /// (ties by name, descending, standing in for the image ID), sorted by name as the node object keeps them.
+    /// The image list node status shows at `now`: the images the last list refresh saw.
     fn visible_images(&self, now: SimTime, ctx: &Ctx) -> Vec<(Str, u64)> {
         let timings = ctx.api.timings();
-        let mut list: Vec<(Str, u64)> = Vec::new();
-        for (name, ready, size) in &self.images {
-            if self.report_time(*ready, timings) > now {
-                continue;
-            }
-            let name = match normalized_image_name(name) {
-                std::borrow::Cow::Borrowed(_) => name.clone(),
-                std::borrow::Cow::Owned(n) => Str::from(n),
-            };
-            if !list.iter().any(|(n, _)| *n == name) {
-                list.push((name, *size));
-            }
-        }
-        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
-        list.truncate(usize::try_from(timings.node_status_max_images).unwrap_or(usize::MAX));
-        list.sort();
-        list
+        let seen = self.images.iter().filter(|(_, ready, _)| self.report_time(*ready, timings) <= now);
+        status_images(seen.map(|(name, _, size)| (name, *size)), timings.node_status_max_images)
     }
 
     /// A node status update: write `status.images` if the list changed, then wait for the next image to show.
@@ -529,5 +532,23 @@ impl Kubelet {
             self.admitted.sub(&p.spec.template.requests);
             self.admitted_pods -= 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::s;
+
+    #[test]
+    fn node_status_lists_the_largest_images_by_runtime_name() {
+        let images: Vec<(Str, u64)> =
+            vec![(s("a"), 5), (s("b:v1"), 50), (s("c@sha256:00"), 20), (s("a:latest"), 5), (s("d"), 20), (s("e"), 1)];
+        let list = status_images(images.iter().map(|(n, sz)| (n, *sz)), 3);
+        // b (50) then the 20s, tie broken by name descending (d before c); a:latest (5) and e (1) are cut.
+        assert_eq!(list, vec![(s("b:v1"), 50), (s("c@sha256:00"), 20), (s("d:latest"), 20)]);
+        let all = status_images(images.iter().map(|(n, sz)| (n, *sz)), 50);
+        assert_eq!(all.len(), 5, "a and a:latest are one image");
+        assert_eq!(all[0], (s("a:latest"), 5));
     }
 }
