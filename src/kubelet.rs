@@ -323,8 +323,8 @@ impl Kubelet {
         self.at(ctx, ready, KubeletEvent::ImagesReady { pod, token });
     }
 
-    /// When the image list refreshed first after `ready`, and with it the node status, first show an image
-    /// pulled at `ready`: the next refresh tick, then the next status tick.
+    /// The first node status update that shows an image pulled at `ready`: the first status tick at or after the
+    /// first image-list refresh at or after `ready` (both loops run from `status_origin`).
     fn report_time(&self, ready: SimTime, timings: &crate::timings::Timings) -> SimTime {
         let refreshed = ready.ceil_to_period(self.status_origin, timings.image_list_refresh_period);
         refreshed.ceil_to_period(self.status_origin, timings.node_status_update_frequency)
