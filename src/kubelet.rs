@@ -10,6 +10,11 @@
 //! Each transition is one status write: Running, Ready, an exit (not ready, with its exit code), a restart
 //! (the new restart count), a terminal phase.
 //!
+//! Pulled images reach the node's `status.images` as upstream: the image manager's list is refreshed every
+//! 30 s, and the node status (computed every 10 s) is written when that list changed, keeping the 50 largest
+//! images. The kubelet schedules a status check only for the status tick after an image becomes visible, so a
+//! node that pulls nothing costs nothing, and each change is one write.
+//!
 //! A crashed kubelet loses its containers (and its in-memory back-off entries) and stops heartbeating; when it
 //! comes back it relists its pods.
 
@@ -19,6 +24,7 @@ use crate::apiserver::{Client, PodStatusPatch, Request};
 use crate::etcd::{Change, Op};
 use crate::model::{
     Node, NodeId, PodId, PodPhase, PodReason, PodSpec, PodState, Resources, RestartPolicy, RunModel, Str,
+    normalized_image_name,
 };
 use crate::record;
 use crate::rng::{SimRng, Stream};
@@ -42,6 +48,28 @@ pub enum KubeletEvent {
     Restart { pod: PodId, token: u32 },
     /// The containers of a deleted pod stopped: remove the pod.
     Stopped { pod: PodId, token: u32 },
+    /// A node status update that may report newly pulled images (see [`Kubelet::report_images`]).
+    ReportImages { token: u32 },
+}
+
+/// Upstream `nodestatus.Images` over the image manager's list: images named as the runtime reports them
+/// (`:latest` added when untagged, duplicates merged), the `max` largest (ties by name, descending, standing in
+/// for the image ID), then sorted by name as the node object keeps them.
+fn status_images<'a>(images: impl Iterator<Item = (&'a Str, u64)>, max: u64) -> Vec<(Str, u64)> {
+    let mut list: Vec<(Str, u64)> = Vec::new();
+    for (name, size) in images {
+        let name = match normalized_image_name(name) {
+            std::borrow::Cow::Borrowed(_) => name.clone(),
+            std::borrow::Cow::Owned(n) => Str::from(n),
+        };
+        if !list.iter().any(|(n, _)| *n == name) {
+            list.push((name, size));
+        }
+    }
+    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    list.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    list.sort();
+    list
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,10 +103,16 @@ pub struct Kubelet {
     node: Arc<Node>,
     pub alive: bool,
     pods: Vec<KubePod>,
-    /// Images on the node and when each is (or will be) available.
-    images: Vec<(Str, SimTime)>,
+    /// Images on the node: name as the pod gives it, when it is (or will be) available, size in bytes.
+    images: Vec<(Str, SimTime, u64)>,
     /// The serialized image puller is busy until this time.
     pull_busy_until: SimTime,
+    /// When the kubelet's periodic loops (status updates, image list refresh) started.
+    status_origin: SimTime,
+    /// The image list last written to `status.images`.
+    reported_images: Vec<(Str, u64)>,
+    /// The pending [`KubeletEvent::ReportImages`], with its token.
+    image_report: Option<(SimTime, u32)>,
     /// Requests of admitted, non-terminal pods.
     admitted: Resources,
     admitted_pods: i64,
@@ -97,6 +131,9 @@ impl Kubelet {
             pods: Vec::new(),
             images,
             pull_busy_until: SimTime::ZERO,
+            status_origin: SimTime::ZERO,
+            reported_images: Vec::new(),
+            image_report: None,
             admitted: Resources::default(),
             admitted_pods: 0,
             next_token: 0,
@@ -132,7 +169,9 @@ impl Kubelet {
         let register = Request::CreateNode { id: self.node_id, node: Box::new((*self.node).clone()) };
         ctx.api.submit(self.client(), register, false, ctx.now, ctx.queue);
         ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
-        ctx.api.lease_start(self.node_id, ctx.now.add(heartbeat_phase));
+        self.status_origin = ctx.now.add(heartbeat_phase);
+        ctx.api.lease_start(self.node_id, self.status_origin);
+        self.reported_images = self.node.images.clone();
     }
 
     /// The machine or the kubelet process died: containers are gone, heartbeats stop.
@@ -143,6 +182,7 @@ impl Kubelet {
         self.admitted = Resources::default();
         self.admitted_pods = 0;
         self.next_token = self.next_token.wrapping_add(1 << 16);
+        self.image_report = None;
         ctx.api.disconnect_kubelet(self.node_id);
         ctx.api.lease_stop(self.node_id, ctx.now)
     }
@@ -151,10 +191,14 @@ impl Kubelet {
     pub fn restart(&mut self, ctx: &mut Ctx) {
         self.alive = true;
         self.pull_busy_until = ctx.now;
+        self.status_origin = ctx.now;
         ctx.api.lease_start(self.node_id, ctx.now);
         let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True, rv: None };
         ctx.api.submit(self.client(), ready, false, ctx.now, ctx.queue);
         ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
+        // The restarted image manager lists the images at once; the first status update reports any change and
+        // schedules the next one for images still being pulled.
+        self.schedule_image_report(ctx.now, ctx);
     }
 
     fn find(&self, id: PodId) -> Option<usize> {
@@ -258,14 +302,16 @@ impl Kubelet {
         let mut ready = ctx.now;
         let images: Vec<Str> = self.pods[i].spec.template.images().cloned().collect();
         for image in images {
-            let available = match self.images.iter().find(|(name, _)| *name == image) {
-                Some((_, at)) => *at,
+            let available = match self.images.iter().find(|(name, _, _)| *name == image) {
+                Some((_, at, _)) => *at,
                 None => {
                     let size = ctx.image_size(&image);
                     let start = self.pull_busy_until.max(ready);
                     let done = start.add(timings.image_pull_time(size));
                     self.pull_busy_until = done;
-                    self.images.push((image, done));
+                    self.images.push((image, done, size));
+                    let report = self.report_time(done, &timings);
+                    self.schedule_image_report(report, ctx);
                     done
                 }
             };
@@ -279,11 +325,58 @@ impl Kubelet {
         self.at(ctx, ready, KubeletEvent::ImagesReady { pod, token });
     }
 
+    /// The first node status update that shows an image pulled at `ready`: the first status tick at or after the
+    /// first image-list refresh at or after `ready` (both loops run from `status_origin`).
+    fn report_time(&self, ready: SimTime, timings: &crate::timings::Timings) -> SimTime {
+        let refreshed = ready.ceil_to_period(self.status_origin, timings.image_list_refresh_period);
+        refreshed.ceil_to_period(self.status_origin, timings.node_status_update_frequency)
+    }
+
+    /// Makes sure a status check runs at `at` (or earlier).
+    fn schedule_image_report(&mut self, at: SimTime, ctx: &mut Ctx) {
+        if self.image_report.is_some_and(|(pending, _)| pending <= at) {
+            return;
+        }
+        let token = self.token();
+        self.image_report = Some((at, token));
+        self.at(ctx, at, KubeletEvent::ReportImages { token });
+    }
+
+    /// The image list node status shows at `now`: the images the last list refresh saw.
+    fn visible_images(&self, now: SimTime, ctx: &Ctx) -> Vec<(Str, u64)> {
+        let timings = ctx.api.timings();
+        let seen = self.images.iter().filter(|(_, ready, _)| self.report_time(*ready, timings) <= now);
+        status_images(seen.map(|(name, _, size)| (name, *size)), timings.node_status_max_images)
+    }
+
+    /// A node status update: write `status.images` if the list changed, then wait for the next image to show.
+    fn report_images(&mut self, ctx: &mut Ctx) {
+        self.image_report = None;
+        let images = self.visible_images(ctx.now, ctx);
+        if images != self.reported_images {
+            self.reported_images = images.clone();
+            let req = Request::NodeImages { node: self.node_id, images };
+            ctx.api.submit(self.client(), req, false, ctx.now, ctx.queue);
+        }
+        let timings = ctx.api.timings().clone();
+        let next =
+            self.images.iter().map(|(_, ready, _)| self.report_time(*ready, &timings)).filter(|t| *t > ctx.now).min();
+        if let Some(at) = next {
+            self.schedule_image_report(at, ctx);
+        }
+    }
+
     pub fn handle(&mut self, ev: KubeletEvent, ctx: &mut Ctx) {
         if !self.alive {
             return;
         }
         let (pod, token) = match ev {
+            KubeletEvent::ReportImages { token } => {
+                if self.image_report.is_some_and(|(_, t)| t == token) {
+                    self.report_images(ctx);
+                }
+                return;
+            }
             KubeletEvent::ImagesReady { pod, token }
             | KubeletEvent::Started { pod, token }
             | KubeletEvent::Ready { pod, token }
@@ -304,6 +397,7 @@ impl Kubelet {
                 ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
             }
             KubeletEvent::Exited { .. } => self.exited(i, ctx),
+            KubeletEvent::ReportImages { .. } => {}
             KubeletEvent::Stopped { .. } => {
                 self.pods[i].phase = Phase::Done;
                 self.release(i);
@@ -440,5 +534,23 @@ impl Kubelet {
             self.admitted.sub(&p.spec.template.requests);
             self.admitted_pods -= 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::s;
+
+    #[test]
+    fn node_status_lists_the_largest_images_by_runtime_name() {
+        let images: Vec<(Str, u64)> =
+            vec![(s("a"), 5), (s("b:v1"), 50), (s("c@sha256:00"), 20), (s("a:latest"), 5), (s("d"), 20), (s("e"), 1)];
+        let list = status_images(images.iter().map(|(n, sz)| (n, *sz)), 3);
+        // b (50) then the 20s, tie broken by name descending (d before c); a:latest (5) and e (1) are cut.
+        assert_eq!(list, vec![(s("b:v1"), 50), (s("c@sha256:00"), 20), (s("d:latest"), 20)]);
+        let all = status_images(images.iter().map(|(n, sz)| (n, *sz)), 50);
+        assert_eq!(all.len(), 5, "a and a:latest are one image");
+        assert_eq!(all[0], (s("a:latest"), 5));
     }
 }

@@ -81,6 +81,15 @@ pub struct Timings {
     /// Lease renew interval: 0.25 x `nodeLeaseDurationSeconds` (40 s) = 10 s. Upstream adds up to 4% jitter
     /// per renewal; kubesim uses the exact interval with a seeded per-node phase.
     pub lease_renew_interval: SimDuration,
+    /// `nodeStatusUpdateFrequency`: 10 s. The kubelet computes its node status this often and writes it when it
+    /// changed; in kubesim only the image list (`status.images`) is written this way (heartbeats are virtual,
+    /// see `lease_renew_interval`).
+    pub node_status_update_frequency: SimDuration,
+    /// How often the kubelet's image manager refreshes the image list node status reports: 30 s (the image GC
+    /// manager's cache loop).
+    pub image_list_refresh_period: SimDuration,
+    /// `nodeStatusMaxImages`: 50. The node status lists at most this many images, largest first.
+    pub node_status_max_images: u64,
     /// Fixed part of an image pull (registry round trips). *Model*: 500 ms.
     pub image_pull_latency: SimDuration,
     /// Pull bandwidth per node, in bytes per second. *Model*: 50 MB/s.
@@ -126,6 +135,9 @@ impl Default for Timings {
             pod_gc_period: SimDuration::from_secs(20),
             terminated_pod_gc_threshold: 12_500,
             lease_renew_interval: SimDuration::from_secs(10),
+            node_status_update_frequency: SimDuration::from_secs(10),
+            image_list_refresh_period: SimDuration::from_secs(30),
+            node_status_max_images: 50,
             image_pull_latency: SimDuration::from_millis(500),
             image_pull_bandwidth_bytes_per_s: 50_000_000,
             default_image_size_bytes: 100_000_000,
@@ -179,6 +191,9 @@ impl Timings {
         "pod_gc_period",
         "terminated_pod_gc_threshold",
         "lease_renew_interval",
+        "node_status_update_frequency",
+        "image_list_refresh_period",
+        "node_status_max_images",
         "image_pull_latency",
         "image_pull_bandwidth_bytes_per_s",
         "default_image_size_bytes",
@@ -220,6 +235,9 @@ impl Timings {
             "pod_gc_period" => Duration(&mut self.pod_gc_period),
             "terminated_pod_gc_threshold" => Count(&mut self.terminated_pod_gc_threshold),
             "lease_renew_interval" => Duration(&mut self.lease_renew_interval),
+            "node_status_update_frequency" => Duration(&mut self.node_status_update_frequency),
+            "image_list_refresh_period" => Duration(&mut self.image_list_refresh_period),
+            "node_status_max_images" => Count(&mut self.node_status_max_images),
             "image_pull_latency" => Duration(&mut self.image_pull_latency),
             "image_pull_bandwidth_bytes_per_s" => Count(&mut self.image_pull_bandwidth_bytes_per_s),
             "default_image_size_bytes" => Count(&mut self.default_image_size_bytes),

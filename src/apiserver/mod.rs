@@ -123,6 +123,12 @@ pub enum Request {
         status: ConditionStatus,
         rv: Option<u64>,
     },
+    /// The kubelet's node status update carrying a changed image list (`status.images`: name and size in bytes).
+    /// Heartbeats are virtual; this is the only node status write a healthy kubelet makes after registering.
+    NodeImages {
+        node: NodeId,
+        images: Vec<(Str, u64)>,
+    },
     /// Adds and removes node taints in one write (upstream `SwapNodeControllerTaint`, `PatchNodeTaints`).
     NodeTaints {
         node: NodeId,
@@ -533,6 +539,13 @@ impl ApiServer {
                 n.ready = *status;
                 changed
             }),
+            Request::NodeImages { node, images } => self.update_node(*node, None, io, |n| {
+                let mut images = images.clone();
+                images.sort();
+                let changed = n.images != images;
+                n.images = images;
+                changed
+            }),
             Request::NodeTaints { node, add, remove, rv } => self.update_node(*node, *rv, io, |n| {
                 let before = n.taints.clone();
                 n.taints.retain(|t| !remove.iter().any(|(k, e)| t.key == *k && t.effect == *e));
@@ -735,7 +748,9 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         | Request::DeletePod { pod: p, .. }
         | Request::RemovePod { pod: p } => (Kind::Pod, pod(p)),
         Request::CreateNode { node: n, .. } => (Kind::Node, Some(n.name.clone())),
-        Request::NodeReady { node: n, .. } | Request::NodeTaints { node: n, .. } => (Kind::Node, node(n)),
+        Request::NodeReady { node: n, .. }
+        | Request::NodeTaints { node: n, .. }
+        | Request::NodeImages { node: n, .. } => (Kind::Node, node(n)),
         Request::CreateReplicaSet(r) => (Kind::ReplicaSet, Some(r.name.clone())),
         Request::ScaleReplicaSet { id, .. } | Request::ReplicaSetStatus { id, .. } => {
             (Kind::ReplicaSet, etcd.replicasets.get(*id).map(|v| v.obj.name.clone()))

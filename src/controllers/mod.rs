@@ -404,6 +404,24 @@ impl ControllerManager {
 
     /// A change on the controller manager's watches: update the informers, then notify the controllers.
     pub fn on_change(&mut self, change: &Change, ctx: &mut Ctx) {
+        // An update that only changes a node's image list (the kubelet reporting pulls) cannot change where
+        // daemon pods should run: upstream's DaemonSet controller compares `NodeShouldRunDaemonPod` before and
+        // after and enqueues nothing.
+        let images_only = match change {
+            Change::Node { id, node, op: Op::Modified, .. } => {
+                self.informers.nodes.get(id.index()).and_then(|n| n.as_ref()).is_some_and(|(old, _)| {
+                    old.images != node.images
+                        && old.name == node.name
+                        && old.labels == node.labels
+                        && old.taints == node.taints
+                        && old.unschedulable == node.unschedulable
+                        && old.allocatable == node.allocatable
+                        && old.allocatable_pods == node.allocatable_pods
+                        && old.ready == node.ready
+                })
+            }
+            _ => false,
+        };
         let old = self.informers.apply(change, ctx.now);
         let inf = &self.informers;
         match change {
@@ -423,7 +441,9 @@ impl ControllerManager {
             Change::Node { id, node, op, .. } => {
                 self.node_lifecycle.node_changed(inf, *id, node, *op, ctx);
                 self.taint_eviction.node_changed(inf, *id, node, ctx);
-                self.daemonset.node_changed(inf, ctx);
+                if !images_only {
+                    self.daemonset.node_changed(inf, ctx);
+                }
             }
             Change::ReplicaSet { id, obj, .. } => {
                 self.replicaset.enqueue(*id, ctx);

@@ -111,9 +111,21 @@ pub struct HostPort {
     pub host_ip: Str,
 }
 
+/// The host IP meaning "every address" (upstream `DefaultBindAllHostIP`).
+pub const BIND_ALL_HOST_IP: &str = "0.0.0.0";
+
 impl HostPort {
     fn wildcard(&self) -> bool {
-        self.host_ip.is_empty() || &*self.host_ip == "0.0.0.0"
+        self.host_ip.is_empty() || &*self.host_ip == BIND_ALL_HOST_IP
+    }
+
+    /// The port as upstream's `HostPortInfo` stores it: an empty host IP becomes `0.0.0.0`.
+    pub fn sanitized(&self) -> HostPort {
+        if self.host_ip.is_empty() {
+            HostPort { port: self.port, protocol: self.protocol, host_ip: super::s(BIND_ALL_HOST_IP) }
+        } else {
+            self.clone()
+        }
     }
 
     /// Upstream NodePorts: the same port and protocol conflict when either binds all addresses or both bind the

@@ -155,8 +155,27 @@ impl NodeSelectorTerm {
         if self.match_expressions.is_empty() && self.match_fields.is_empty() {
             return false;
         }
-        let fields = Labels::from_pairs([(super::s("metadata.name"), super::s(node_name))]);
-        self.match_expressions.iter().all(|r| r.matches(labels)) && self.match_fields.iter().all(|r| r.matches(&fields))
+        self.match_expressions.iter().all(|r| r.matches(labels))
+            && self.match_fields.iter().all(|r| r.matches_node_name(node_name))
+    }
+}
+
+/// The only field a node selector may name (`metav1.ObjectNameField`).
+pub const NODE_NAME_FIELD: &str = "metadata.name";
+
+impl NodeSelectorRequirement {
+    /// A `matchFields` requirement against the node's name. Upstream (component-helpers `nodeaffinity`) accepts
+    /// only `metadata.name` with `In` or `NotIn` and exactly one value; anything else is a parse error, and a
+    /// term with a parse error matches no node.
+    pub fn matches_node_name(&self, node_name: &str) -> bool {
+        if &*self.key != NODE_NAME_FIELD || self.values.len() != 1 {
+            return false;
+        }
+        match self.op {
+            NodeSelectorOp::In => &*self.values[0] == node_name,
+            NodeSelectorOp::NotIn => &*self.values[0] != node_name,
+            _ => false,
+        }
     }
 }
 
@@ -182,7 +201,7 @@ impl NodeAffinity {
             required: Some(vec![NodeSelectorTerm {
                 match_expressions: vec![],
                 match_fields: vec![NodeSelectorRequirement {
-                    key: super::s("metadata.name"),
+                    key: super::s(NODE_NAME_FIELD),
                     op: NodeSelectorOp::In,
                     values: vec![name],
                 }],
@@ -232,6 +251,23 @@ mod tests {
         assert!(NodeAffinity::default().required_matches("any", &l));
         let empty_term = NodeAffinity { required: Some(vec![NodeSelectorTerm::default()]), preferred: vec![] };
         assert!(!empty_term.required_matches("n1", &l), "an empty term matches nothing");
+    }
+
+    #[test]
+    fn match_fields_take_one_name_with_in_or_not_in() {
+        let field = |key: &str, op, values: &[&str]| NodeSelectorRequirement {
+            key: s(key),
+            op,
+            values: values.iter().map(s).collect(),
+        };
+        assert!(field(NODE_NAME_FIELD, NodeSelectorOp::In, &["n1"]).matches_node_name("n1"));
+        assert!(!field(NODE_NAME_FIELD, NodeSelectorOp::In, &["n1"]).matches_node_name("n2"));
+        assert!(field(NODE_NAME_FIELD, NodeSelectorOp::NotIn, &["n1"]).matches_node_name("n2"));
+        assert!(!field(NODE_NAME_FIELD, NodeSelectorOp::NotIn, &["n1"]).matches_node_name("n1"));
+        // Parse errors upstream ("must have one element", unsupported operator or field): no match.
+        assert!(!field(NODE_NAME_FIELD, NodeSelectorOp::In, &["n1", "n2"]).matches_node_name("n1"));
+        assert!(!field(NODE_NAME_FIELD, NodeSelectorOp::Exists, &[]).matches_node_name("n1"));
+        assert!(!field("metadata.uid", NodeSelectorOp::In, &["n1"]).matches_node_name("n1"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use labels::{
 pub use node::{ConditionStatus, Node, NodeId};
 pub use pod::{
     Container, ExitModel, OwnerRef, PodId, PodPhase, PodReason, PodSpec, PodState, PodTemplate, PreemptionPolicy,
-    RestartPolicy, RunModel,
+    RestartPolicy, RunModel, normalized_image_name,
 };
 pub use resources::Resources;
 pub use taints::{Taint, TaintEffect, Toleration, TolerationOp};

@@ -182,6 +182,17 @@ impl PodTemplate {
     }
 }
 
+/// An image reference as container runtimes report it: with `:latest` appended when it has no tag (the last
+/// `:` is not after the last `/`), as upstream ImageLocality's `normalizedImageName`. Digests (`name@sha256:...`)
+/// are kept as they are.
+pub fn normalized_image_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.rfind(':') <= name.rfind('/') {
+        std::borrow::Cow::Owned(format!("{name}:latest"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Who owns a pod (its controller `ownerReference`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OwnerRef {
@@ -359,6 +370,15 @@ mod tests {
     fn pod_state_stays_small() {
         // Every watch event copies it; at 72 bytes the node-failure benchmark ran 12% slower than at 64.
         assert!(std::mem::size_of::<PodState>() <= 64, "{}", std::mem::size_of::<PodState>());
+    }
+
+    #[test]
+    fn image_names_are_normalized_like_upstream() {
+        // Upstream `TestNormalizedImageName`.
+        assert_eq!(normalized_image_name("root"), "root:latest");
+        assert_eq!(normalized_image_name("gcr.io:5000/root"), "gcr.io:5000/root:latest");
+        assert_eq!(normalized_image_name("root:tag"), "root:tag");
+        assert_eq!(normalized_image_name("root@sha256:abc"), "root@sha256:abc");
     }
 
     #[test]

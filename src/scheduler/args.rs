@@ -76,6 +76,49 @@ impl Default for FitArgs {
     }
 }
 
+/// Upstream's rules for scored resources (`validateResources`): weights in [1, 100].
+fn validate_resources(field: &str, resources: &[ResourceSpec]) -> Result<(), String> {
+    for (i, r) in resources.iter().enumerate() {
+        if !(1..=100).contains(&r.weight) {
+            return Err(format!("{field}[{i}].weight: resource weight of {} not in valid range [1, 100]", r.weight));
+        }
+    }
+    Ok(())
+}
+
+impl FitArgs {
+    /// Upstream `ValidateNodeResourcesFitArgs` as far as kubesim's args go: resource weights in [1, 100]; for
+    /// RequestedToCapacityRatio a non-empty shape with strictly increasing utilizations in [0, 100] and scores in
+    /// [0, 10]; ignored resource groups are name prefixes, so without `/`.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_resources("scoringStrategy.resources", &self.resources)?;
+        for g in &self.ignored_resource_groups {
+            if g.contains('/') {
+                return Err(format!("ignoredResourceGroups: {g:?} must not contain \"/\""));
+            }
+        }
+        if self.strategy != ScoringStrategy::RequestedToCapacityRatio {
+            return Ok(());
+        }
+        let field = "scoringStrategy.requestedToCapacityRatio.shape";
+        if self.shape.is_empty() {
+            return Err(format!("{field}: at least one point must be specified"));
+        }
+        if let Some(i) = (1..self.shape.len()).find(|&i| self.shape[i - 1].utilization >= self.shape[i].utilization) {
+            return Err(format!("{field}[{i}].utilization: utilization values must be sorted in increasing order"));
+        }
+        for (i, p) in self.shape.iter().enumerate() {
+            if !(0..=100).contains(&p.utilization) {
+                return Err(format!("{field}[{i}].utilization: {} not in valid range [0, 100]", p.utilization));
+            }
+            if !(0..=10).contains(&p.score) {
+                return Err(format!("{field}[{i}].score: {} not in valid range [0, 10]", p.score));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `NodeResourcesBalancedAllocationArgs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BalancedAllocationArgs {
@@ -85,6 +128,13 @@ pub struct BalancedAllocationArgs {
 impl Default for BalancedAllocationArgs {
     fn default() -> Self {
         BalancedAllocationArgs { resources: default_resources() }
+    }
+}
+
+impl BalancedAllocationArgs {
+    /// Upstream `ValidateNodeResourcesBalancedAllocationArgs`: resource weights in [1, 100].
+    pub fn validate(&self) -> Result<(), String> {
+        validate_resources("resources", &self.resources)
     }
 }
 
@@ -157,4 +207,27 @@ pub struct PluginArgs {
     pub inter_pod_affinity: InterPodAffinityArgs,
     pub preemption: DefaultPreemptionArgs,
     pub node_affinity: NodeAffinityArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_args_validation() {
+        assert_eq!(FitArgs::default().validate(), Ok(()));
+        let bad_weight = FitArgs { resources: vec![ResourceSpec::new("cpu", 0)], ..FitArgs::default() };
+        assert!(bad_weight.validate().unwrap_err().contains("not in valid range [1, 100]"));
+        let point = |utilization, score| UtilizationShapePoint { utilization, score };
+        let rtcr = |shape| FitArgs { strategy: ScoringStrategy::RequestedToCapacityRatio, shape, ..FitArgs::default() };
+        assert!(rtcr(vec![]).validate().unwrap_err().contains("at least one point"));
+        assert_eq!(rtcr(vec![point(0, 10), point(100, 0)]).validate(), Ok(()));
+        assert!(rtcr(vec![point(50, 1), point(50, 2)]).validate().unwrap_err().contains("increasing"));
+        assert!(rtcr(vec![point(0, 11)]).validate().unwrap_err().contains("[0, 10]"));
+        assert!(rtcr(vec![point(101, 1)]).validate().unwrap_err().contains("[0, 100]"));
+        let group = FitArgs { ignored_resource_groups: vec![Str::from("example.com/x")], ..FitArgs::default() };
+        assert!(group.validate().is_err());
+        let balanced = BalancedAllocationArgs { resources: vec![ResourceSpec::new("cpu", 101)] };
+        assert!(balanced.validate().is_err());
+    }
 }

@@ -5,8 +5,9 @@
 //! or deletion, so no decision ever sums over a node's pods.
 
 use crate::model::node::{REGION_LABEL, ZONE_LABEL};
-use crate::model::{Node, NodeId, PodId, PodSpec, Resources, Str};
+use crate::model::{HostPort, Node, NodeId, PodId, PodSpec, Resources, Str};
 use crate::time::SimTime;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The beta zone label, preferred by upstream's `GetZoneKey` when present.
@@ -50,6 +51,9 @@ pub struct NodeInfo {
     pub pods_with_affinity: u32,
     /// Pods on the node with required anti-affinity (upstream `PodsWithRequiredAntiAffinity`).
     pub pods_with_required_anti_affinity: u32,
+    /// Host ports in use by the node's pods (upstream `UsedPorts`), with an empty host IP stored as `0.0.0.0`.
+    /// A set, as upstream: removing a pod removes its ports even if another pod on the node declared the same one.
+    pub used_ports: Vec<HostPort>,
 }
 
 impl NodeInfo {
@@ -63,6 +67,7 @@ impl NodeInfo {
             pods: Vec::new(),
             pods_with_affinity: 0,
             pods_with_required_anti_affinity: 0,
+            used_ports: Vec::new(),
         }
     }
 
@@ -87,6 +92,12 @@ impl NodeInfo {
         if !t.pod_anti_affinity.required.is_empty() {
             self.pods_with_required_anti_affinity += 1;
         }
+        for port in &t.host_ports {
+            let port = port.sanitized();
+            if !self.used_ports.contains(&port) {
+                self.used_ports.push(port);
+            }
+        }
         self.pods.push(entry);
     }
 
@@ -104,6 +115,10 @@ impl NodeInfo {
         if !t.pod_anti_affinity.required.is_empty() {
             self.pods_with_required_anti_affinity -= 1;
         }
+        for port in &t.host_ports {
+            let port = port.sanitized();
+            self.used_ports.retain(|p| *p != port);
+        }
         Some(entry)
     }
 }
@@ -119,6 +134,14 @@ fn zone_key(node: &Node) -> String {
     }
 }
 
+/// An image some node reports (upstream `imageState`): its size and how many nodes have it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageState {
+    /// Size reported by the first node that listed the image (upstream keeps the first size too).
+    pub size_bytes: u64,
+    pub num_nodes: u32,
+}
+
 /// Nodes by id plus the upstream node-tree order.
 #[derive(Default)]
 pub struct Cache {
@@ -127,6 +150,10 @@ pub struct Cache {
     zones: Vec<(String, Vec<NodeId>)>,
     /// Round-robin interleaving of `zones` (upstream `nodeTree.list()`), rebuilt on add/remove.
     order: Vec<NodeId>,
+    /// Node names to ids (NodeAffinity's `matchFields metadata.name` narrowing).
+    by_name: BTreeMap<Str, NodeId>,
+    /// Every image in some node's `status.images`, with the number of nodes listing it (ImageLocality's spread).
+    images: BTreeMap<Str, ImageState>,
 }
 
 impl Cache {
@@ -151,6 +178,16 @@ impl Cache {
         self.order.is_empty()
     }
 
+    /// The node named `name`, if the cache has it.
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// An image's size and the number of nodes reporting it, if any node does.
+    pub fn image_state(&self, name: &str) -> Option<ImageState> {
+        self.images.get(name).copied()
+    }
+
     /// Adds or updates a node. Returns true if it was new.
     pub fn upsert_node(&mut self, id: NodeId, node: Arc<Node>) -> bool {
         if self.nodes.len() <= id.index() {
@@ -159,11 +196,22 @@ impl Cache {
         match &mut self.nodes[id.index()] {
             Some(info) => {
                 // Upstream keeps the snapshot order on updates, even when the zone changes.
-                info.node = node;
+                let old = std::mem::replace(&mut info.node, node);
+                let new = &info.node;
+                if old.name != new.name {
+                    self.by_name.remove(&old.name);
+                    self.by_name.insert(new.name.clone(), id);
+                }
+                if old.images != new.images {
+                    remove_images(&mut self.images, &old.images);
+                    add_images(&mut self.images, &new.images);
+                }
                 false
             }
             slot @ None => {
                 let key = zone_key(&node);
+                self.by_name.insert(node.name.clone(), id);
+                add_images(&mut self.images, &node.images);
                 *slot = Some(NodeInfo::new(id, node));
                 match self.zones.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, list)) => list.push(id),
@@ -178,6 +226,10 @@ impl Cache {
     /// Removes a node (its pods stay in the pod map; the caller handles them).
     pub fn remove_node(&mut self, id: NodeId) -> Option<NodeInfo> {
         let info = self.nodes.get_mut(id.index())?.take()?;
+        if self.by_name.get(&info.node.name) == Some(&id) {
+            self.by_name.remove(&info.node.name);
+        }
+        remove_images(&mut self.images, &info.node.images);
         for (_, list) in &mut self.zones {
             list.retain(|n| *n != id);
         }
@@ -228,6 +280,30 @@ impl Cache {
     }
 }
 
+/// Counts a node's images (upstream `addNodeImageStates`).
+fn add_images(index: &mut BTreeMap<Str, ImageState>, images: &[(Str, u64)]) {
+    for (name, size_bytes) in images {
+        match index.get_mut(name) {
+            Some(state) => state.num_nodes += 1,
+            None => {
+                index.insert(name.clone(), ImageState { size_bytes: *size_bytes, num_nodes: 1 });
+            }
+        }
+    }
+}
+
+/// Uncounts a node's images; an image no node has any more is forgotten (upstream `removeNodeImageStates`).
+fn remove_images(index: &mut BTreeMap<Str, ImageState>, images: &[(Str, u64)]) {
+    for (name, _) in images {
+        if let Some(state) = index.get_mut(name) {
+            state.num_nodes -= 1;
+            if state.num_nodes == 0 {
+                index.remove(name);
+            }
+        }
+    }
+}
+
 /// A zone's name for reports: the zone label or empty.
 pub fn zone_of(node: &Node) -> Option<&Str> {
     node.labels.get(BETA_ZONE_LABEL).or_else(|| node.labels.get(ZONE_LABEL))
@@ -256,6 +332,30 @@ mod tests {
             pool: 0,
             images: Vec::new(),
         })
+    }
+
+    #[test]
+    fn names_and_image_counts_follow_nodes() {
+        let with_images = |name: &str, images: &[(&str, u64)]| {
+            let mut n = (*node(name, "a")).clone();
+            n.images = images.iter().map(|(i, sz)| (s(i), *sz)).collect();
+            Arc::new(n)
+        };
+        let mut c = Cache::default();
+        c.upsert_node(NodeId(0), with_images("a1", &[("x:1", 10), ("y:1", 20)]));
+        c.upsert_node(NodeId(1), with_images("a2", &[("x:1", 10)]));
+        assert_eq!(c.node_by_name("a2"), Some(NodeId(1)));
+        assert_eq!(c.node_by_name("a3"), None);
+        assert_eq!(c.image_state("x:1"), Some(ImageState { size_bytes: 10, num_nodes: 2 }));
+        assert_eq!(c.image_state("y:1"), Some(ImageState { size_bytes: 20, num_nodes: 1 }));
+        // An update with another image list moves the counts.
+        c.upsert_node(NodeId(0), with_images("a1", &[("y:1", 20), ("z:1", 30)]));
+        assert_eq!(c.image_state("x:1").map(|st| st.num_nodes), Some(1));
+        assert_eq!(c.image_state("z:1").map(|st| st.num_nodes), Some(1));
+        c.remove_node(NodeId(1));
+        assert_eq!(c.image_state("x:1"), None, "forgotten with the last node listing it");
+        assert_eq!(c.node_by_name("a2"), None);
+        assert_eq!(c.node_by_name("a1"), Some(NodeId(0)));
     }
 
     #[test]

@@ -154,10 +154,36 @@ mod tests {
     #[test]
     fn default_profile_builds() {
         let p = Profile::build(&ProfileConfig::default()).unwrap();
-        assert_eq!(p.filter.len(), 5);
+        let names = |ids: &[usize]| ids.iter().map(|&i| p.plugins[i].name()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&p.filter),
+            vec!["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]
+        );
+        assert_eq!(names(&p.pre_filter), vec!["NodeAffinity", "NodePorts"]);
+        assert_eq!(names(&p.post_filter), vec!["DefaultPreemption"]);
         assert_eq!(p.plugins[p.queue_sort].name(), "PrioritySort");
         assert_eq!(p.plugins[p.bind].name(), "DefaultBinder");
-        assert_eq!(p.score.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec![3, 1]);
+        let scored: Vec<(&str, i64)> = p.score.iter().map(|&(i, w)| (p.plugins[i].name(), w)).collect();
+        assert_eq!(
+            scored,
+            vec![
+                ("TaintToleration", 3),
+                ("NodeAffinity", 2),
+                ("NodeResourcesFit", 1),
+                ("NodeResourcesBalancedAllocation", 1),
+                ("ImageLocality", 1)
+            ]
+        );
+        assert_eq!(
+            names(&p.pre_score),
+            vec![
+                "TaintToleration",
+                "NodeAffinity",
+                "NodeResourcesFit",
+                "NodeResourcesBalancedAllocation",
+                "ImageLocality"
+            ]
+        );
         let bad = ProfileConfig { plugins: vec![("Nope".into(), 1)], ..Default::default() };
         assert!(Profile::build(&bad).err().unwrap_or_default().contains("unknown plugin \"Nope\""));
     }

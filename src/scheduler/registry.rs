@@ -20,9 +20,14 @@ pub const REGISTRY: &[Registration] = &[
     reg("NodeUnschedulable", |_| Box::new(node_unschedulable::NodeUnschedulable::default())),
     reg("NodeName", |_| Box::new(node_name::NodeName)),
     reg("TaintToleration", |_| Box::new(taint_toleration::TaintToleration)),
-    reg("NodeAffinity", |_| Box::new(node_affinity::NodeAffinity)),
+    reg("NodeAffinity", |a| Box::new(node_affinity::NodeAffinity::new(a.node_affinity.clone()))),
+    reg("NodePorts", |_| Box::new(node_ports::NodePorts)),
     reg("NodeResourcesFit", |a| Box::new(node_resources_fit::NodeResourcesFit::new(a.fit.clone()))),
     reg("DefaultPreemption", |a| Box::new(default_preemption::DefaultPreemption { args: a.preemption.clone() })),
+    reg("NodeResourcesBalancedAllocation", |a| {
+        Box::new(node_resources_balanced_allocation::NodeResourcesBalancedAllocation::new(a.balanced.clone()))
+    }),
+    reg("ImageLocality", |_| Box::new(image_locality::ImageLocality)),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
     // Not upstream.
     reg("NodeCost", |_| Box::new(node_cost::NodeCost)),
@@ -46,7 +51,10 @@ pub const DEFAULT_PROFILE: &[(&str, i64)] = &[
     ("NodeName", 0),
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
+    ("NodePorts", 0),
     ("NodeResourcesFit", 1),
     ("DefaultPreemption", 0),
+    ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
     ("DefaultBinder", 0),
 ];

@@ -2,9 +2,12 @@
 
 pub mod default_binder;
 pub mod default_preemption;
+pub mod image_locality;
 pub mod node_affinity;
 pub mod node_cost;
 pub mod node_name;
+pub mod node_ports;
+pub mod node_resources_balanced_allocation;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod priority_sort;

@@ -1,9 +1,12 @@
 //! **NodeName** (filter): a pod that names its node (`spec.nodeName`) fits only that node. (Such pods are bound
 //! when created and never reach the scheduler; the filter matters where other plugins reuse the filters, e.g.
 //! preemption, as upstream.)
+//!
+//! Queueing: only a new node can help (names never change). Upstream registers Node `Add` without a hint
+//! function, so every added node requeues such a pod, whatever its name; kubesim does the same.
 
 use crate::scheduler::cache::NodeInfo;
-use crate::scheduler::framework::{Code, CycleState, Filter, Plugin, PodCtx, Reason, Verdict};
+use crate::scheduler::framework::{Code, CycleState, Filter, Plugin, PodCtx, Reason, Verdict, event_kind};
 
 #[derive(Default)]
 pub struct NodeName;
@@ -14,6 +17,10 @@ impl Plugin for NodeName {
     }
     fn as_filter(&self) -> Option<&dyn Filter> {
         Some(self)
+    }
+    /// Upstream: Node `Add`, with the default hint (always requeue).
+    fn events_to_register(&self) -> u8 {
+        event_kind::NODE_ADD
     }
 }
 
@@ -46,5 +53,14 @@ mod tests {
             Verdict::Fail(Code::UnschedulableAndUnresolvable)
         );
         assert_eq!(filter(&NodeName, &pod_spec(100, GI, |_| {}), &node_info("a", 1000, GI)).0, Verdict::Pass);
+    }
+
+    #[test]
+    fn only_node_additions_requeue() {
+        use crate::scheduler::framework::{ClusterEvent, QueueingHint};
+        let pod = pod_spec(100, GI, |t| t.node_name = Some(s("b")));
+        let n = node_info("a", 1000, GI);
+        assert_eq!(NodeName.events_to_register(), event_kind::NODE_ADD);
+        assert_eq!(NodeName.queueing_hint(&pod, &ClusterEvent::NodeAdd(&n)), QueueingHint::Queue);
     }
 }

@@ -4,13 +4,16 @@
 //! (UnschedulableAndUnresolvable): taints are how operators reserve or fence off nodes.
 //! Score: the number of `PreferNoSchedule` taints the pod does not tolerate (counting only the pod's tolerations
 //! with effect `PreferNoSchedule` or empty), normalized in reverse, so nodes with fewer soft taints win.
+//!
+//! Queueing: a pod it rejected is retried only when a node is added, or updated, such that it had (or, new, has)
+//! an untolerated hard taint before and none after.
 
 use crate::model::taints::tolerated;
-use crate::model::{TaintEffect, Toleration};
+use crate::model::{PodSpec, Taint, TaintEffect, Toleration};
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{
-    Code, CycleState, Filter, MAX_NODE_SCORE, NodeList, Plugin, PodCtx, PreResult, PreScore, Reason, Score, Verdict,
-    default_normalize_score,
+    ClusterEvent, Code, CycleState, Filter, MAX_NODE_SCORE, NodeList, Plugin, PodCtx, PreResult, PreScore,
+    QueueingHint, Reason, Score, Verdict, default_normalize_score, event_kind,
 };
 
 #[derive(Default)]
@@ -33,15 +36,37 @@ impl Plugin for TaintToleration {
     fn as_score(&self) -> Option<&dyn Score> {
         Some(self)
     }
+    /// Upstream (queueing hints on): Node `Add | UpdateNodeTaint`. Pod toleration updates are not modelled: pod
+    /// specs are immutable in kubesim.
+    fn events_to_register(&self) -> u8 {
+        event_kind::NODE_ADD | event_kind::NODE_UPDATE
+    }
+    fn queueing_hint(&self, pod: &PodSpec, event: &ClusterEvent) -> QueueingHint {
+        let tolerations = &pod.template.tolerations;
+        let (was_untolerated, new) = match event {
+            ClusterEvent::NodeAdd(info) => (true, &info.node),
+            ClusterEvent::NodeUpdate { old, new } => (first_untolerated(&old.taints, tolerations).is_some(), &new.node),
+            _ => return QueueingHint::Queue,
+        };
+        if was_untolerated && first_untolerated(&new.taints, tolerations).is_none() {
+            QueueingHint::Queue
+        } else {
+            QueueingHint::Skip
+        }
+    }
+}
+
+/// Upstream `FindMatchingUntoleratedTaint` with `DoNotScheduleTaintsFilterFunc`: the first `NoSchedule` or
+/// `NoExecute` taint the tolerations do not tolerate.
+fn first_untolerated<'a>(taints: &'a [Taint], tolerations: &[Toleration]) -> Option<&'a Taint> {
+    taints
+        .iter()
+        .find(|t| matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute) && !tolerated(tolerations, t))
 }
 
 impl Filter for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict {
-        let tolerations = &pod.spec.template.tolerations;
-        let untolerated = node.node.taints.iter().find(|t| {
-            matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute) && !tolerated(tolerations, t)
-        });
-        match untolerated {
+        match first_untolerated(&node.node.taints, &pod.spec.template.tolerations) {
             None => Verdict::Pass,
             Some(taint) => {
                 if let Some(why) = why {
@@ -115,5 +140,32 @@ mod tests {
         assert_eq!(scores(&p, &pod, &[&clean, &one, &two]), vec![100, 50, 0]);
         let tolerant = pod_spec(1, 1, |t| t.tolerations.push(exists_toleration("soft")));
         assert_eq!(scores(&p, &tolerant, &[&clean, &one, &two]), vec![100, 100, 0]);
+    }
+
+    /// Upstream `Test_isSchedulableAfterNodeChange` (taint_toleration_test.go).
+    #[test]
+    fn queueing_hints() {
+        use crate::scheduler::framework::{ClusterEvent, QueueingHint};
+        let p = TaintToleration;
+        let pod = pod_spec(1, 1, |t| t.tolerations.push(exists_toleration("tolerated")));
+        let clean = node_info("n", 4000, GI);
+        let mut hard = clean.clone();
+        add_taint(&mut hard, "hard", "x", TaintEffect::NoSchedule);
+        let mut ok = clean.clone();
+        add_taint(&mut ok, "tolerated", "x", TaintEffect::NoExecute);
+        let mut soft = clean.clone();
+        add_taint(&mut soft, "soft", "x", TaintEffect::PreferNoSchedule);
+        let add = |n: &NodeInfo| p.queueing_hint(&pod, &ClusterEvent::NodeAdd(n));
+        let upd =
+            |old: &NodeInfo, new: &NodeInfo| p.queueing_hint(&pod, &ClusterEvent::NodeUpdate { old: &old.node, new });
+        assert_eq!(add(&clean), QueueingHint::Queue, "an untainted node added");
+        assert_eq!(add(&ok), QueueingHint::Queue, "a node with tolerated taints added");
+        assert_eq!(add(&soft), QueueingHint::Queue, "PreferNoSchedule does not block");
+        assert_eq!(add(&hard), QueueingHint::Skip, "an untolerated taint");
+        assert_eq!(upd(&hard, &clean), QueueingHint::Queue, "the untolerated taint was removed");
+        assert_eq!(upd(&hard, &ok), QueueingHint::Queue, "replaced by a tolerated one");
+        assert_eq!(upd(&clean, &hard), QueueingHint::Skip, "tainted");
+        assert_eq!(upd(&clean, &ok), QueueingHint::Skip, "was already tolerated");
+        assert_eq!(p.events_to_register(), event_kind::NODE_ADD | event_kind::NODE_UPDATE);
     }
 }

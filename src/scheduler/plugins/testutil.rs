@@ -52,6 +52,16 @@ pub fn add_taint(n: &mut NodeInfo, key: &str, value: &str, effect: TaintEffect) 
 pub fn add_label(n: &mut NodeInfo, key: &str, value: &str) {
     edit(n, |node| node.labels.insert(s(key), s(value)));
 }
+pub fn set_ephemeral(n: &mut NodeInfo, bytes: i64) {
+    edit(n, |node| node.allocatable.ephemeral_storage_bytes = bytes);
+}
+/// Adds an image to the node's `status.images`, keeping them sorted by name as the apiserver stores them.
+pub fn add_image(n: &mut NodeInfo, name: &str, size_bytes: u64) {
+    edit(n, |node| {
+        node.images.push((s(name), size_bytes));
+        node.images.sort();
+    });
+}
 
 pub fn exists_toleration(key: &str) -> Toleration {
     Toleration { key: s(key), op: TolerationOp::Exists, value: s(""), effect: None, toleration_seconds: None }
@@ -76,20 +86,38 @@ fn spec(t: PodTemplate) -> PodSpec {
     }
 }
 
-/// A one-container pod requesting `cpu_millis` and `memory_bytes`, edited by `f`.
-pub fn pod_spec(cpu_millis: i64, memory_bytes: i64, f: impl FnOnce(&mut PodTemplate)) -> PodSpec {
-    let c = Container {
+/// A container requesting `cpu_millis` and `memory_bytes` (both given, so no non-zero defaults apply).
+pub fn container(cpu_millis: i64, memory_bytes: i64) -> Container {
+    Container {
         name: s("c"),
         image: s("img"),
         requests: Resources::new(cpu_millis, memory_bytes),
         has_cpu_request: true,
         has_memory_request: true,
         ..Container::default()
-    };
-    let mut t = template(vec![c]);
+    }
+}
+
+/// A one-container pod requesting `cpu_millis` and `memory_bytes`, edited by `f`.
+pub fn pod_spec(cpu_millis: i64, memory_bytes: i64, f: impl FnOnce(&mut PodTemplate)) -> PodSpec {
+    let mut t = template(vec![container(cpu_millis, memory_bytes)]);
     f(&mut t);
     t.finalize();
     spec(t)
+}
+
+/// Another pod with the same spec (`PodSpec` is not `Clone`: pods share it behind an `Arc`).
+pub fn same(pod: &PodSpec) -> PodSpec {
+    PodSpec {
+        name: pod.name.clone(),
+        namespace: pod.namespace.clone(),
+        uid: pod.uid,
+        owner: pod.owner,
+        workload: pod.workload.clone(),
+        rng_key: pod.rng_key,
+        created: pod.created,
+        template: pod.template.clone(),
+    }
 }
 
 /// A one-container pod that sets no requests at all.
@@ -98,10 +126,15 @@ pub fn pod_spec_no_requests() -> PodSpec {
     spec(template(vec![c]))
 }
 
-/// Puts a pod on the node (updates aggregates).
-pub fn place(n: &mut NodeInfo, pod: PodSpec) {
+/// Puts a pod on the node (updates aggregates); returns its id (distinct from other placed pods' ids).
+pub fn place(n: &mut NodeInfo, pod: PodSpec) -> PodId {
     let mut keys = slotmap::SlotMap::<PodId, ()>::with_key();
-    n.add_pod(PodEntry::new(keys.insert(()), Arc::new(pod), SimTime::ZERO));
+    for _ in 0..n.pods.len() {
+        keys.insert(());
+    }
+    let id = keys.insert(());
+    n.add_pod(PodEntry::new(id, Arc::new(pod), SimTime::ZERO));
+    id
 }
 
 /// Runs PreFilter (if any) and Filter, returning the verdict and the reasons as strings.
