@@ -123,7 +123,7 @@ pub struct Kubelet {
 impl Kubelet {
     pub fn new(node_id: NodeId, node: Arc<Node>, seed: u64) -> Kubelet {
         // Images preloaded on the machine (the pool's `preloaded_images`) need no pull.
-        let images = node.images.iter().map(|(name, _)| (name.clone(), SimTime::ZERO)).collect();
+        let images = node.images.iter().map(|(name, size)| (name.clone(), SimTime::ZERO, *size)).collect();
         Kubelet {
             node_id,
             node,
@@ -302,7 +302,13 @@ impl Kubelet {
         let mut ready = ctx.now;
         let images: Vec<Str> = self.pods[i].spec.template.images().cloned().collect();
         for image in images {
-            let available = match self.images.iter().find(|(name, _, _)| *name == image) {
+            // `nginx` and `nginx:latest` are the same image to the runtime.
+            let normalized = crate::model::pod::normalized_image_name(&image);
+            let available = match self
+                .images
+                .iter()
+                .find(|(name, _, _)| *name == image || crate::model::pod::normalized_image_name(name) == normalized)
+            {
                 Some((_, at, _)) => *at,
                 None => {
                     let size = ctx.image_size(&image);

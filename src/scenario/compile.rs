@@ -303,7 +303,8 @@ impl<'a> Compiler<'a> {
             let taints: Vec<Taint> = e.taints.iter().filter_map(|t| self.taint(t)).collect();
             let mut images: Vec<(Str, u64)> = Vec::new();
             for img in &e.preloaded_images {
-                let name = s(img.get_ref());
+                // Named as the runtime reports them (`:latest` added to an untagged name), like pulled images.
+                let name = s(crate::model::pod::normalized_image_name(img.get_ref()));
                 if name.is_empty() {
                     self.err::<()>(img.span(), "an image name must not be empty");
                     continue;
@@ -312,7 +313,7 @@ impl<'a> Compiler<'a> {
                     self.err::<()>(img.span(), format!("image {name:?} listed twice"));
                     continue;
                 }
-                let Some(size) = image_sizes.get(&name) else {
+                let Some(size) = image_sizes.get(img.get_ref().as_str()) else {
                     self.err::<()>(
                         img.span(),
                         format!(

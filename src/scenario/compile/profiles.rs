@@ -171,6 +171,7 @@ impl Compiler<'_> {
     fn plugin_args(&mut self, args: &Sp<schema::PluginArgsEntry>, p: &mut ProfileConfig) {
         let a = args.get_ref();
         if let Some(fit) = &a.fit {
+            let before = self.errors.len();
             let f = fit.get_ref();
             if let Some(st) = &f.scoring_strategy
                 && let Some(st) = self.strategy(st)
@@ -207,9 +208,21 @@ impl Compiler<'_> {
             if !rtcr && f.shape.is_some() {
                 self.err::<()>(fit.span(), "`shape` applies only to scoring_strategy \"RequestedToCapacityRatio\"");
             }
+            // Upstream's own validation, for whatever the checks above did not already report.
+            if self.errors.len() == before
+                && let Err(e) = p.args.fit.validate()
+            {
+                self.err::<()>(fit.span(), format!("args.NodeResourcesFit: {e}"));
+            }
         }
         if let Some(b) = &a.balanced {
+            let before = self.errors.len();
             p.args.balanced.resources = self.resource_specs(&b.get_ref().resources);
+            if self.errors.len() == before
+                && let Err(e) = p.args.balanced.validate()
+            {
+                self.err::<()>(b.span(), format!("args.NodeResourcesBalancedAllocation: {e}"));
+            }
         }
         if let Some(ts) = &a.topology_spread {
             let t = ts.get_ref();
