@@ -174,7 +174,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunError + '_ {
 
 /// Every file and directory a run may write. An existing output directory is replaced only if it holds nothing
 /// else, so a mistyped `--out` can never delete a user's files.
-pub const OUTPUT_ENTRIES: &[&str] = &["summary.json", "events.csv"];
+pub const OUTPUT_ENTRIES: &[&str] = &["summary.json", "events.csv", "explain.jsonl"];
 
 /// Checks that `out` is absent, or a directory kubesim may replace.
 fn check_replaceable(out: &Path) -> Result<(), RunError> {
