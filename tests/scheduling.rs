@@ -216,3 +216,84 @@ template = { requests = { cpu = "16", memory = "1Gi" } }
         traced.summary.metrics.get("pods_pending_at_end").and_then(|v| v.as_u64()).expect("pods_pending_at_end");
     assert_eq!(pending, 1);
 }
+
+#[test]
+fn an_unschedulable_pod_waits_for_an_event_its_rejecting_plugin_cares_about_or_the_five_minute_flush() {
+    let out = run(r#"
+[scenario]
+name = "queue"
+duration = "8m"
+[[cluster.node_pools]]
+name = "plain"
+count = 1
+cpu = "4"
+memory = "8Gi"
+[[cluster.node_pools]]
+name = "gpu"
+count = 0
+cpu = "4"
+memory = "8Gi"
+labels = { gpu = "true" }
+[[workloads.deployments]]
+name = "needy"
+replicas = 1
+template = { requests = { cpu = "1" }, node_selector = { gpu = "true" } }
+[[faults]]
+verb = "add-nodes"
+at = "60s"
+pool = "plain"
+count = 1
+[[faults]]
+verb = "add-nodes"
+at = "400s"
+pool = "gpu"
+count = 1
+"#);
+    let attempts: Vec<f64> =
+        rows(&out.events, EventType::PodUnschedulable, "needy-").map(|r| r.time.as_secs_f64()).collect();
+    // First attempt at creation. The node added at 60 s does not match the selector: NodeAffinity's hint skips
+    // it, so the pod is not retried then, only by the unschedulable flush, the first 30 s check more than 5 min
+    // after its last attempt.
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!(attempts[0] < 0.1);
+    assert!(attempts[1] > attempts[0] + 300.0 && attempts[1] <= attempts[0] + 330.0, "{attempts:?}");
+    // The matching node added at 400 s wakes it at once (its backoff has long expired).
+    let bound = rows(&out.events, EventType::PodScheduled, "needy-").next().expect("bound");
+    assert_eq!(bound.node, "gpu-0");
+    assert!(bound.time.as_secs_f64() > 400.0 && bound.time.as_secs_f64() < 400.1, "{}", bound.time.as_secs_f64());
+}
+
+#[test]
+fn an_idle_scheduler_takes_a_pod_from_backoff_at_once() {
+    // v1.34 PopFromBackoffQ: "b" fails at 10 s; the pod holding the room is deleted half a second later, which
+    // moves b to backoffQ (1 s backoff, released at the 12 s window), but the idle scheduler pops it right away.
+    let out = run(r#"
+[scenario]
+name = "backoff"
+duration = "1m"
+[[cluster.node_pools]]
+name = "n"
+count = 1
+cpu = "4"
+memory = "8Gi"
+[[workloads.deployments]]
+name = "a"
+replicas = 1
+template = { requests = { cpu = "4" } }
+[[workloads.deployments]]
+name = "b"
+replicas = 1
+at = "10s"
+template = { requests = { cpu = "2" } }
+[[actions]]
+verb = "scale"
+at = "10500ms"
+deployment = "a"
+replicas = 0
+"#);
+    let failed = rows(&out.events, EventType::PodUnschedulable, "b-").map(|r| r.time.as_secs_f64()).collect::<Vec<_>>();
+    assert_eq!(failed.len(), 1);
+    let deleted = rows(&out.events, EventType::PodDeleted, "a-").next().expect("a's pod deleted").time.as_secs_f64();
+    let bound = rows(&out.events, EventType::PodScheduled, "b-").next().expect("b bound").time.as_secs_f64();
+    assert!(deleted < 11.0 && bound > deleted && bound < deleted + 0.01, "deleted {deleted}, bound {bound}");
+}
