@@ -24,6 +24,10 @@ pub const REGISTRY: &[Registration] = &[
     reg("NodeResourcesFit", |a| Box::new(node_resources_fit::NodeResourcesFit::new(a.fit.clone()))),
     reg("DefaultPreemption", |a| Box::new(default_preemption::DefaultPreemption { args: a.preemption.clone() })),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
+    reg("Random", |_| Box::new(random::Random)),
+    reg("FirstFit", |_| Box::new(first_fit::FirstFit)),
+    reg("BestFit", |_| Box::new(best_fit::BestFit)),
+    reg("Spread", |_| Box::new(spread::Spread)),
 ];
 
 /// Builds the plugin registered under `name`.

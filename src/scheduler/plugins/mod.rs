@@ -1,12 +1,16 @@
 //! Scheduler plugins, one per file. Each file's docs say what the plugin rejects or prefers and why.
 
+pub mod best_fit;
 pub mod default_binder;
 pub mod default_preemption;
+pub mod first_fit;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod priority_sort;
+pub mod random;
+pub mod spread;
 pub mod taint_toleration;
 
 #[cfg(test)]
