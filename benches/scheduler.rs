@@ -11,8 +11,8 @@
 //! Cluster: nodes of 16, 32 or 64 CPU with 4 GiB per CPU and 110 pod slots (in turn), labelled with
 //! `kubernetes.io/hostname` and one of 6 `topology.kubernetes.io/zone`s (round robin).
 //!
-//! Workload: 10 pods per node (50,000 at 5,000 nodes), except 2 per node at 50,000 nodes (100,000 pods, to keep
-//! a sample within seconds), from 20 workloads taken in turn, each pod owned by its workload's ReplicaSet and
+//! Workload: 10 pods per node (50,000 at 5,000 nodes), except 1 per node at 50,000 nodes (50,000 pods, to keep a
+//! sample within seconds), from 20 workloads taken in turn, each pod owned by its workload's ReplicaSet and
 //! labelled `app=w<i>`. Requests by workload (i mod 7): 100m/128Mi, 250m/512Mi, 500m/1Gi, 1/2Gi, 2/4Gi,
 //! 4 CPU/8Gi, or none (best effort). Workloads 0 and 1 (10% of pods) carry a `DoNotSchedule` zone topology
 //! spread constraint (maxSkew 1, selector = own app label); workload 2 (5%) a required pod anti-affinity on
@@ -21,8 +21,8 @@
 //! every pod is placed and preemption never runs (checked in an untimed warm-up stream).
 //!
 //! Timing: each iteration schedules the whole stream into the empty cluster and is timed alone; then the pods
-//! are removed again, untimed, so the cluster is reused (building 50,000 nodes takes a while). Cluster and pod
-//! specs are built once per benchmark, outside the timing.
+//! are removed again, untimed, so the cluster is reused (building 50,000 nodes takes about a second). Cluster and
+//! pod specs are built once per benchmark, outside the timing.
 //!
 //! Run with `cargo bench --bench scheduler`; `cargo test --release` runs each benchmark once on a short stream
 //! (1,000 pods) as a smoke test.
@@ -180,7 +180,7 @@ fn throughput(c: &mut Criterion) {
     let bench = bench_mode();
     for (label, profile) in [("default", ProfileConfig::default()), ("resources_only", resources_only())] {
         let mut group = c.benchmark_group(format!("schedule/{label}"));
-        // A sample is one whole stream (0.1-5 s): few samples, each a single iteration.
+        // An iteration is one whole stream (0.02-4 s): few samples, with the same number of iterations each.
         group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(500));
         for nodes in SIZES {
             let pods = if bench { pods_for(nodes) } else { SMOKE_PODS };

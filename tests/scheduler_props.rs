@@ -291,7 +291,7 @@ fn check_attempt(
             let n = n.index();
             prop_assert!(
                 feasible.contains(&n),
-                "{preset}, step {step}: placed {g:?} on n{n}, where the oracle says it cannot run (feasible: {feasible:?})"
+                "{preset}, step {step}: placed {g:?} on n{n}, where the oracle says it cannot run (fits: {feasible:?})"
             );
             Ok(Attempt::Placed(n))
         }
