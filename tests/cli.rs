@@ -258,7 +258,7 @@ fn scheduler_profile_and_constraint_mistakes_are_all_reported() {
             "tests/fixtures/bad/scheduler_profiles.toml:25:29",
         ],
         &[
-            "unknown preset \"bin-pack\"; expected one of: default, binpack",
+            "unknown preset \"bin-pack\"; expected one of: default, binpack, random, first-fit, best-fit, spread",
             "plugin \"ImageLocalty\" is not enabled here",
             "unknown operator \"Is\"",
             "needs when_unsatisfiable",

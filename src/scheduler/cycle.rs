@@ -16,10 +16,10 @@
 use super::cache::{Cache, NodeInfo, PodEntry};
 use super::explain::{AttemptTrace, NodeVerdict, ScoreTrace};
 use super::framework::{
-    Code, CycleState, FilterRunner, NodeList, NodeStatus, PodCtx, PostFilterEnv, PostFilterResult, PreFilterResult,
-    PreResult, Reason, Verdict, fit_error_message,
+    Code, CycleState, Filter, FilterRunner, NodeList, NodeStatus, PodCtx, PostFilterEnv, PostFilterResult,
+    PreFilterResult, PreResult, Reason, Verdict, fit_error_message,
 };
-use super::profile::{Profile, num_feasible_nodes_to_find};
+use super::profile::{MAX_PLUGINS, Profile, num_feasible_nodes_to_find};
 use crate::model::{NodeId, PodDisruptionBudget, PodId};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
@@ -111,9 +111,22 @@ struct Filters<'a> {
     profile: &'a Profile,
     skip: &'a [bool],
     nominator: &'a Nominator,
+    /// The filters PreFilter did not skip, in profile order with their plugin index, resolved once per cycle
+    /// rather than per node (a profile holds at most `MAX_PLUGINS` plugins).
+    active: [Option<(usize, &'a dyn Filter)>; MAX_PLUGINS],
 }
 
-impl Filters<'_> {
+impl<'a> Filters<'a> {
+    fn new(profile: &'a Profile, skip: &'a [bool], nominator: &'a Nominator) -> Filters<'a> {
+        let mut active = [None; MAX_PLUGINS];
+        let resolved =
+            profile.filter.iter().filter(|&&i| !skip[i]).filter_map(|&i| Some((i, profile.plugins[i].as_filter()?)));
+        for (slot, f) in active.iter_mut().zip(resolved) {
+            *slot = Some(f);
+        }
+        Filters { profile, skip, nominator, active }
+    }
+
     /// Every filter in order until the first rejection; returns the verdict and the rejecting plugin's index.
     fn run_plain(
         &self,
@@ -122,11 +135,7 @@ impl Filters<'_> {
         node: &NodeInfo,
         mut why: Option<&mut Vec<Reason>>,
     ) -> (Verdict, usize) {
-        for &i in &self.profile.filter {
-            if self.skip[i] {
-                continue;
-            }
-            let Some(f) = self.profile.plugins[i].as_filter() else { continue };
+        for &(i, f) in self.active.iter().map_while(|a| a.as_ref()) {
             let v = f.filter(state, pod, node, why.as_deref_mut());
             if v != Verdict::Pass {
                 return (v, i);
@@ -283,7 +292,7 @@ impl Algorithm {
         }
 
         // ----- The nominated node first -----
-        let filters = Filters { profile, skip: &self.filter_skip, nominator: &self.nominator };
+        let filters = Filters::new(profile, &self.filter_skip, &self.nominator);
         if let Some(nn) = nominated
             && let Some(info) = self.cache.node(nn)
             && (narrowed_by.is_empty() || self.allowed.binary_search(&nn).is_ok())
@@ -314,8 +323,14 @@ impl Algorithm {
             self.feasible.extend((0..to_find.min(n)).map(|k| order[(start + k) % n]));
         } else {
             let mut processed = 0;
-            for k in 0..n {
-                let node_id = order[(start + k) % n];
+            // `order[(start + k) % n]` for k = 0..n, without a division per node.
+            let mut idx = start;
+            for _ in 0..n {
+                let node_id = order[idx];
+                idx += 1;
+                if idx == n {
+                    idx = 0;
+                }
                 processed += 1;
                 let Some(info) = self.cache.node(node_id) else { continue };
                 let why = trace.is_some().then_some(&mut self.why);
@@ -425,7 +440,7 @@ impl Algorithm {
     ) -> Outcome {
         let n_all = self.cache.len();
         let profile = &self.profiles[profile_idx];
-        let filters = Filters { profile, skip: &self.filter_skip, nominator: &self.nominator };
+        let filters = Filters::new(profile, &self.filter_skip, &self.nominator);
         let mut message;
         if all {
             let b = blanket.as_ref().expect("a PreFilter rejection has a status");

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 pub struct Harness {
     alg: Algorithm,
-    ids: SlotMap<PodId, ()>,
+    /// Every pod the harness knows, with the node it is on (placed or assumed).
+    ids: SlotMap<PodId, Option<NodeId>>,
     next_node: u32,
     next_uid: u64,
 }
@@ -71,7 +72,7 @@ impl Harness {
 
     /// Places a pod on a node without scheduling it (an existing pod).
     pub fn place(&mut self, spec: Arc<PodSpec>, node: NodeId, since: SimTime) -> PodId {
-        let id = self.ids.insert(());
+        let id = self.ids.insert(Some(node));
         self.alg.cache.add_pod(node, PodEntry::new(id, spec, since));
         id
     }
@@ -79,7 +80,10 @@ impl Harness {
     /// Removes a pod from wherever it is (and its nomination).
     pub fn remove(&mut self, id: PodId) {
         self.alg.nominator.remove(id);
-        let node = self.alg.cache.nodes().find(|n| n.has_pod(id)).map(|n| n.id);
+        let node = match self.ids.get(id) {
+            Some(known) => *known,
+            None => self.alg.cache.nodes().find(|n| n.has_pod(id)).map(|n| n.id),
+        };
         if let Some(n) = node {
             self.alg.cache.remove_pod(n, id);
         }
@@ -89,7 +93,7 @@ impl Harness {
     /// One scheduling attempt for a new pod. A feasible pod is assumed on its node; a pod that preempts is
     /// nominated (its victims stay until [`Harness::remove`] takes them away).
     pub fn schedule(&mut self, spec: Arc<PodSpec>) -> (PodId, Outcome) {
-        let id = self.ids.insert(());
+        let id = self.ids.insert(None);
         let out = self.attempt(id, spec, None, None);
         (id, out)
     }
@@ -111,6 +115,9 @@ impl Harness {
             Outcome::Feasible(node) => {
                 self.alg.nominator.remove(id);
                 self.alg.cache.add_pod(*node, PodEntry::new(id, spec.clone(), SimTime::ZERO));
+                if let Some(slot) = self.ids.get_mut(id) {
+                    *slot = Some(*node);
+                }
             }
             Outcome::Failed(f) => {
                 if let Some((node, _)) = &f.nominate {

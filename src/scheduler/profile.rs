@@ -27,6 +27,43 @@ impl Default for ProfileConfig {
     }
 }
 
+/// Names accepted by [`ProfileConfig::preset`], in documentation order (for error messages and `--help`).
+pub const PRESETS: &[&str] = &["default", "binpack", "random", "first-fit", "best-fit", "spread"];
+
+impl ProfileConfig {
+    /// A named profile:
+    /// - `default`: upstream's default profile ([`registry::DEFAULT_PROFILE`], LeastAllocated, adaptive
+    ///   `percentageOfNodesToScore`);
+    /// - `binpack`: the same with NodeResourcesFit's `MostAllocated` strategy (upstream's bin-packing setup);
+    /// - `random`, `first-fit`, `best-fit`, `spread`: a research policy (the Random, FirstFit, BestFit or
+    ///   Spread score plugin) on top of the default profile's QueueSort, PreFilter/Filter, PostFilter
+    ///   (preemption) and Bind plugins, with every default plugin's score weight set to 0 (so none of them
+    ///   scores), the policy plugin alone scoring with weight 1, and `percentageOfNodesToScore` 100 so that
+    ///   every feasible node is a candidate.
+    ///
+    /// Built from [`registry::DEFAULT_PROFILE`], so plugins added there are part of every preset. `None` for
+    /// names not in [`PRESETS`].
+    pub fn preset(name: &str) -> Option<ProfileConfig> {
+        let policy = match name {
+            "default" => return Some(ProfileConfig::default()),
+            "binpack" => {
+                let mut cfg = ProfileConfig::default();
+                cfg.args.fit.strategy = super::args::ScoringStrategy::MostAllocated;
+                return Some(cfg);
+            }
+            "random" => "Random",
+            "first-fit" => "FirstFit",
+            "best-fit" => "BestFit",
+            "spread" => "Spread",
+            _ => return None,
+        };
+        let mut plugins: Vec<(String, i64)> =
+            registry::DEFAULT_PROFILE.iter().map(|(n, _)| (n.to_string(), 0)).collect();
+        plugins.push((policy.to_string(), 1));
+        Some(ProfileConfig { percentage_of_nodes_to_score: 100, plugins, ..ProfileConfig::default() })
+    }
+}
+
 /// A built profile.
 pub struct Profile {
     pub scheduler_name: Str,
@@ -186,5 +223,46 @@ mod tests {
         );
         let bad = ProfileConfig { plugins: vec![("Nope".into(), 1)], ..Default::default() };
         assert!(Profile::build(&bad).err().unwrap_or_default().contains("unknown plugin \"Nope\""));
+    }
+
+    #[test]
+    fn presets_keep_the_default_filters_and_score_with_one_plugin() {
+        let default = Profile::build(&ProfileConfig::default()).unwrap();
+        let names = |p: &Profile, idx: &[usize]| idx.iter().map(|&i| p.plugins[i].name()).collect::<Vec<_>>();
+        for &name in PRESETS {
+            let cfg = ProfileConfig::preset(name).unwrap_or_else(|| panic!("preset {name}"));
+            let p = Profile::build(&cfg).unwrap_or_else(|e| panic!("preset {name}: {e}"));
+            // Every plugin of the default profile is there, whatever DEFAULT_PROFILE holds.
+            for (plugin, _) in registry::DEFAULT_PROFILE {
+                assert!(cfg.plugins.iter().any(|(n, _)| n == plugin), "{name} lacks {plugin}");
+            }
+            assert_eq!(names(&p, &p.pre_filter), names(&default, &default.pre_filter), "{name}");
+            assert_eq!(names(&p, &p.filter), names(&default, &default.filter), "{name}");
+            assert_eq!(names(&p, &p.post_filter), names(&default, &default.post_filter), "{name}");
+            assert_eq!(p.plugins[p.queue_sort].name(), "PrioritySort");
+            assert_eq!(p.plugins[p.bind].name(), "DefaultBinder");
+            let scoring: Vec<(&str, i64)> = p.score.iter().map(|&(i, w)| (p.plugins[i].name(), w)).collect();
+            let policy = match name {
+                "default" | "binpack" => {
+                    let expected: Vec<(&str, i64)> =
+                        default.score.iter().map(|&(i, w)| (default.plugins[i].name(), w)).collect();
+                    assert_eq!(scoring, expected, "{name}");
+                    assert_eq!(cfg.percentage_of_nodes_to_score, 0);
+                    let strategy = if name == "binpack" { "MostAllocated" } else { "LeastAllocated" };
+                    assert_eq!(cfg.args.fit.strategy.as_str(), strategy);
+                    continue;
+                }
+                "random" => "Random",
+                "first-fit" => "FirstFit",
+                "best-fit" => "BestFit",
+                "spread" => "Spread",
+                other => panic!("untested preset {other}"),
+            };
+            assert_eq!(scoring, vec![(policy, 1)], "{name}");
+            assert!(p.pre_score.is_empty(), "{name}: no default plugin may pre-score");
+            assert_eq!(cfg.percentage_of_nodes_to_score, 100);
+            assert_eq!(cfg.args, ProfileConfig::default().args);
+        }
+        assert!(ProfileConfig::preset("nope").is_none());
     }
 }

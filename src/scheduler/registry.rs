@@ -29,7 +29,11 @@ pub const REGISTRY: &[Registration] = &[
     }),
     reg("ImageLocality", |_| Box::new(image_locality::ImageLocality)),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
-    // Not upstream.
+    // Not upstream: research policies, and a cost-aware example.
+    reg("Random", |_| Box::new(random::Random)),
+    reg("FirstFit", |_| Box::new(first_fit::FirstFit)),
+    reg("BestFit", |_| Box::new(best_fit::BestFit)),
+    reg("Spread", |_| Box::new(spread::Spread)),
     reg("NodeCost", |_| Box::new(node_cost::NodeCost)),
 ];
 

@@ -6,7 +6,7 @@ use super::Compiler;
 use crate::model::Labels;
 use crate::scenario::schema::{self, Sp};
 use crate::scheduler::args::{DefaultingType, ResourceSpec, ScoringStrategy, UtilizationShapePoint};
-use crate::scheduler::profile::ProfileConfig;
+use crate::scheduler::profile::{PRESETS, ProfileConfig};
 use crate::scheduler::registry;
 
 /// Scoring strategies as spelled in a scenario.
@@ -65,7 +65,7 @@ impl Compiler<'_> {
     }
 
     fn preset(&mut self, name: &Sp<String>) -> Option<ProfileConfig> {
-        match preset(name.get_ref()) {
+        match ProfileConfig::preset(name.get_ref()) {
             Some(p) => Some(p),
             None => self.err(
                 name.span(),
@@ -292,18 +292,4 @@ impl Compiler<'_> {
         // Plugins were built with the default arguments when the preset was chosen: nothing to rebuild here,
         // the profile builds its plugins from `p.args` when the scheduler starts.
     }
-}
-
-/// Preset names, for messages.
-pub const PRESETS: &[&str] = &["default", "binpack"];
-
-/// A preset profile by name.
-fn preset(name: &str) -> Option<ProfileConfig> {
-    let mut p = ProfileConfig::default();
-    match name {
-        "default" => {}
-        "binpack" => p.args.fit.strategy = ScoringStrategy::MostAllocated,
-        _ => return None,
-    }
-    Some(p)
 }

@@ -1,7 +1,9 @@
 //! Scheduler plugins, one per file. Each file's docs say what the plugin rejects or prefers and why.
 
+pub mod best_fit;
 pub mod default_binder;
 pub mod default_preemption;
+pub mod first_fit;
 pub mod image_locality;
 pub mod node_affinity;
 pub mod node_cost;
@@ -11,6 +13,8 @@ pub mod node_resources_balanced_allocation;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod priority_sort;
+pub mod random;
+pub mod spread;
 pub mod taint_toleration;
 
 #[cfg(test)]
