@@ -154,10 +154,12 @@ mod tests {
     #[test]
     fn default_profile_builds() {
         let p = Profile::build(&ProfileConfig::default()).unwrap();
-        assert_eq!(p.filter.len(), 5);
+        assert_eq!(p.filter.len(), 7);
         assert_eq!(p.plugins[p.queue_sort].name(), "PrioritySort");
         assert_eq!(p.plugins[p.bind].name(), "DefaultBinder");
-        assert_eq!(p.score.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec![3, 1]);
+        assert_eq!(p.score.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec![3, 1, 2, 2]);
+        let names: Vec<&str> = p.score.iter().map(|(i, _)| p.plugins[*i].name()).collect();
+        assert_eq!(names, vec!["TaintToleration", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]);
         let bad = ProfileConfig { plugins: vec![("Nope".into(), 1)], ..Default::default() };
         assert!(Profile::build(&bad).err().unwrap_or_default().contains("unknown plugin \"Nope\""));
     }

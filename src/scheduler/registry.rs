@@ -22,6 +22,8 @@ pub const REGISTRY: &[Registration] = &[
     reg("TaintToleration", |_| Box::new(taint_toleration::TaintToleration)),
     reg("NodeAffinity", |_| Box::new(node_affinity::NodeAffinity)),
     reg("NodeResourcesFit", |a| Box::new(node_resources_fit::NodeResourcesFit::new(a.fit.clone()))),
+    reg("PodTopologySpread", |a| Box::new(pod_topology_spread::PodTopologySpread::new(a.topology_spread.clone()))),
+    reg("InterPodAffinity", |a| Box::new(inter_pod_affinity::InterPodAffinity::new(a.inter_pod_affinity.clone()))),
     reg("DefaultPreemption", |a| Box::new(default_preemption::DefaultPreemption { args: a.preemption.clone() })),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
 ];
@@ -45,6 +47,8 @@ pub const DEFAULT_PROFILE: &[(&str, i64)] = &[
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
     ("NodeResourcesFit", 1),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
     ("DefaultPreemption", 0),
     ("DefaultBinder", 0),
 ];

@@ -2,10 +2,12 @@
 
 pub mod default_binder;
 pub mod default_preemption;
+pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
+pub mod pod_topology_spread;
 pub mod priority_sort;
 pub mod taint_toleration;
 
