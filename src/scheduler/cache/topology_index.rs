@@ -21,7 +21,9 @@
 //!   inclusion policies, missing keys), which nodes and domains count, per pod template, until a node changes.
 //!
 //! Lookups by label use a dispatch table keyed by (namespace, first `matchLabels` pair), so adding a pod tests
-//! only the selectors that could match it. Nothing here affects decisions except through the plugins, whose
+//! only the selectors that could match it. Registered selector counters and carried terms stay for the whole
+//! run (owner counters are dropped when their last pod goes): a workload whose selectors change on every
+//! rollout (`matchLabelKeys: [pod-template-hash]`) adds one counter per rollout. Nothing here affects decisions except through the plugins, whose
 //! results equal upstream's from-scratch computation exactly (checked by property tests against a recount).
 
 use super::{NodeInfo, PodEntry};
