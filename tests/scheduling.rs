@@ -61,8 +61,8 @@ fn high_priority_pods_preempt_the_fewest_low_priority_pods_and_land_on_their_nod
 
 #[test]
 fn pods_choose_their_profile_by_scheduler_name() {
-    // Two identical Deployments on identical nodes: the default profile spreads (LeastAllocated), the binpack
-    // profile (MostAllocated, and nothing else scoring resources) fills nodes one after another.
+    // Two identical Deployments on identical nodes: the default profile spreads (LeastAllocated and the system
+    // default topology spreading), the first-fit profile fills the first node before the next.
     let out = run(r#"
 [scenario]
 name = "profiles"
@@ -71,7 +71,7 @@ duration = "2m"
 scheduler_name = "default-scheduler"
 [[scheduler.profiles]]
 scheduler_name = "packer"
-preset = "binpack"
+preset = "first-fit"
 [[cluster.node_pools]]
 name = "spread"
 count = 4
@@ -100,7 +100,7 @@ template = { requests = { cpu = "1", memory = "1Gi" }, node_selector = { role = 
         n.len()
     };
     assert_eq!(nodes_used("a-"), 4, "LeastAllocated puts one pod on each empty node");
-    assert_eq!(nodes_used("b-"), 1, "MostAllocated fills one node first");
+    assert_eq!(nodes_used("b-"), 1, "first-fit fills one node first");
 }
 
 #[test]

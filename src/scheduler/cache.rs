@@ -2,13 +2,18 @@
 //! order of upstream's zone-interleaving node tree.
 //!
 //! Aggregates (requested resources, pod counts) change by one pod's request on each assume, bind, termination
-//! or deletion, so no decision ever sums over a node's pods.
+//! or deletion, so no decision ever sums over a node's pods. The [`topology_index`] keeps pod counts per topology
+//! domain and the existing pods' (anti-)affinity terms for PodTopologySpread and InterPodAffinity the same way.
+
+pub mod topology_index;
 
 use crate::model::node::{REGION_LABEL, ZONE_LABEL};
 use crate::model::{HostPort, Node, NodeId, PodId, PodSpec, Resources, Str};
 use crate::time::SimTime;
+use std::cell::{RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use topology_index::TopologyIndex;
 
 /// The beta zone label, preferred by upstream's `GetZoneKey` when present.
 const BETA_ZONE_LABEL: &str = "failure-domain.beta.kubernetes.io/zone";
@@ -154,6 +159,10 @@ pub struct Cache {
     by_name: BTreeMap<Str, NodeId>,
     /// Every image in some node's `status.images`, with the number of nodes listing it (ImageLocality's spread).
     images: BTreeMap<Str, ImageState>,
+    /// Pod counts per topology domain and carried affinity terms. Plugins register what they need on first
+    /// use from PreFilter/PreScore (which see the cache shared), hence the cell; the scheduler is
+    /// single-threaded.
+    topology: RefCell<TopologyIndex>,
 }
 
 impl Cache {
@@ -161,6 +170,9 @@ impl Cache {
         self.nodes.get(id.index()).and_then(|n| n.as_ref())
     }
 
+    /// Mutable access to a node's info. Pods must still come and go through [`Cache::add_pod`],
+    /// [`Cache::remove_pod`] and [`Cache::set_terminating`], and node objects through [`Cache::upsert_node`]:
+    /// the topology index follows only those.
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut NodeInfo> {
         self.nodes.get_mut(id.index()).and_then(|n| n.as_mut())
     }
@@ -188,6 +200,11 @@ impl Cache {
         self.images.get(name).copied()
     }
 
+    /// The topology index (PodTopologySpread, InterPodAffinity). Do not hold it across calls that take it again.
+    pub fn topology(&self) -> RefMut<'_, TopologyIndex> {
+        self.topology.borrow_mut()
+    }
+
     /// Adds or updates a node. Returns true if it was new.
     pub fn upsert_node(&mut self, id: NodeId, node: Arc<Node>) -> bool {
         if self.nodes.len() <= id.index() {
@@ -196,6 +213,9 @@ impl Cache {
         match &mut self.nodes[id.index()] {
             Some(info) => {
                 // Upstream keeps the snapshot order on updates, even when the zone changes.
+                if !Arc::ptr_eq(&info.node, &node) {
+                    self.topology.get_mut().node_changed(info, &node);
+                }
                 let old = std::mem::replace(&mut info.node, node);
                 let new = &info.node;
                 if old.name != new.name {
@@ -209,6 +229,7 @@ impl Cache {
                 false
             }
             slot @ None => {
+                self.topology.get_mut().node_added(id, &node);
                 let key = zone_key(&node);
                 self.by_name.insert(node.name.clone(), id);
                 add_images(&mut self.images, &node.images);
@@ -230,6 +251,7 @@ impl Cache {
             self.by_name.remove(&info.node.name);
         }
         remove_images(&mut self.images, &info.node.images);
+        self.topology.get_mut().node_removed(&info);
         for (_, list) in &mut self.zones {
             list.retain(|n| *n != id);
         }
@@ -254,24 +276,40 @@ impl Cache {
     /// [`Cache::remove_pod`], so that indexes over pods stay in step with the nodes' aggregates.
     /// Returns false if the node is unknown (the pod is then not in the cache).
     pub fn add_pod(&mut self, node: NodeId, entry: PodEntry) -> bool {
-        let Some(info) = self.node_mut(node) else { return false };
-        info.add_pod(entry);
+        if self.node(node).is_none() {
+            return false;
+        }
+        let topology = self.topology.get_mut();
+        topology.register_pod_keys(&entry.spec, self.nodes.iter().flatten());
+        topology.pod_added(node, &entry);
+        self.nodes[node.index()].as_mut().expect("node checked above").add_pod(entry);
         true
     }
 
     /// Takes a pod off a node; `None` if it was not there.
     pub fn remove_pod(&mut self, node: NodeId, id: PodId) -> Option<PodEntry> {
-        self.node_mut(node)?.remove_pod(id)
+        let entry = self.nodes.get_mut(node.index())?.as_mut()?.remove_pod(id)?;
+        self.topology.get_mut().pod_removed(node, &entry);
+        Some(entry)
     }
 
     /// Marks a pod on a node as terminating (`deletionTimestamp` set), by preemption or not; returns false if
     /// it was not there or already marked.
     pub fn set_terminating(&mut self, node: NodeId, id: PodId, preempted: bool) -> bool {
-        let Some(entry) = self.node_mut(node).and_then(|n| n.pods.iter_mut().find(|p| p.id == id)) else {
+        let Some(entry) = self
+            .nodes
+            .get_mut(node.index())
+            .and_then(|n| n.as_mut())
+            .and_then(|n| n.pods.iter_mut().find(|p| p.id == id))
+        else {
             return false;
         };
         entry.preempted |= preempted;
-        !std::mem::replace(&mut entry.terminating, true)
+        let started = !std::mem::replace(&mut entry.terminating, true);
+        if started {
+            self.topology.get_mut().pod_terminating(node, &entry.spec);
+        }
+        started
     }
 
     /// All node infos in id order (invariant checks).

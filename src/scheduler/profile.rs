@@ -194,9 +194,18 @@ mod tests {
         let names = |ids: &[usize]| ids.iter().map(|&i| p.plugins[i].name()).collect::<Vec<_>>();
         assert_eq!(
             names(&p.filter),
-            vec!["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]
+            vec![
+                "NodeUnschedulable",
+                "NodeName",
+                "TaintToleration",
+                "NodeAffinity",
+                "NodePorts",
+                "NodeResourcesFit",
+                "PodTopologySpread",
+                "InterPodAffinity"
+            ]
         );
-        assert_eq!(names(&p.pre_filter), vec!["NodeAffinity", "NodePorts"]);
+        assert_eq!(names(&p.pre_filter), vec!["NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinity"]);
         assert_eq!(names(&p.post_filter), vec!["DefaultPreemption"]);
         assert_eq!(p.plugins[p.queue_sort].name(), "PrioritySort");
         assert_eq!(p.plugins[p.bind].name(), "DefaultBinder");
@@ -207,6 +216,8 @@ mod tests {
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2),
                 ("NodeResourcesBalancedAllocation", 1),
                 ("ImageLocality", 1)
             ]
@@ -217,6 +228,8 @@ mod tests {
                 "TaintToleration",
                 "NodeAffinity",
                 "NodeResourcesFit",
+                "PodTopologySpread",
+                "InterPodAffinity",
                 "NodeResourcesBalancedAllocation",
                 "ImageLocality"
             ]

@@ -23,6 +23,8 @@ pub const REGISTRY: &[Registration] = &[
     reg("NodeAffinity", |a| Box::new(node_affinity::NodeAffinity::new(a.node_affinity.clone()))),
     reg("NodePorts", |_| Box::new(node_ports::NodePorts)),
     reg("NodeResourcesFit", |a| Box::new(node_resources_fit::NodeResourcesFit::new(a.fit.clone()))),
+    reg("PodTopologySpread", |a| Box::new(pod_topology_spread::PodTopologySpread::new(a.topology_spread.clone()))),
+    reg("InterPodAffinity", |a| Box::new(inter_pod_affinity::InterPodAffinity::new(a.inter_pod_affinity.clone()))),
     reg("DefaultPreemption", |a| Box::new(default_preemption::DefaultPreemption { args: a.preemption.clone() })),
     reg("NodeResourcesBalancedAllocation", |a| {
         Box::new(node_resources_balanced_allocation::NodeResourcesBalancedAllocation::new(a.balanced.clone()))
@@ -57,6 +59,8 @@ pub const DEFAULT_PROFILE: &[(&str, i64)] = &[
     ("NodeAffinity", 2),
     ("NodePorts", 0),
     ("NodeResourcesFit", 1),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
     ("DefaultPreemption", 0),
     ("NodeResourcesBalancedAllocation", 1),
     ("ImageLocality", 1),

@@ -230,3 +230,62 @@ pub fn scores_in<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache) -> Option<Vec<i
     sc.normalize(&state, &ctx, &mut out);
     Some(out)
 }
+
+/// A node named `name` with these labels (and no others).
+pub fn labeled_node(name: &str, pairs: &[(&str, &str)]) -> NodeInfo {
+    let mut n = node_info(name, 100_000, 1000 * GI);
+    for (k, v) in pairs {
+        add_label(&mut n, k, v);
+    }
+    n
+}
+
+/// Labels from pairs.
+pub fn labels_of(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().map(|(k, v)| (s(k), s(v))))
+}
+
+/// A small pod in namespace `ns` with these labels, edited by `f`; its uid is unique.
+pub fn labeled_pod(ns: &str, pairs: &[(&str, &str)], f: impl FnOnce(&mut PodTemplate)) -> PodSpec {
+    let mut spec = pod_spec(1, 1, |t| {
+        t.labels = labels_of(pairs);
+        f(t);
+    });
+    spec.namespace = s(ns);
+    spec.uid = slotmap::Key::data(&fresh_pod_id()).as_ffi();
+    spec
+}
+
+/// A fresh pod id, distinct from every other this process made.
+pub fn fresh_pod_id() -> PodId {
+    use slotmap::KeyData;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    PodId::from(KeyData::from_ffi((1u64 << 32) | n))
+}
+
+/// Places a pod on a cache node (through the cache, so its indexes see it); returns its id.
+pub fn place_in(cache: &mut Cache, node: NodeId, pod: PodSpec) -> PodId {
+    let id = fresh_pod_id();
+    assert!(cache.add_pod(node, PodEntry::new(id, Arc::new(pod), SimTime::ZERO)));
+    id
+}
+
+/// Runs PreFilter against `cache`, then PreScore, Score and NormalizeScore over the nodes `ids` (the feasible
+/// ones, in this order). `None` if PreScore skipped the plugin.
+pub fn scores_on<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache, ids: &[NodeId]) -> Option<Vec<i64>> {
+    let ctx = PodCtx::new(PodId::default(), pod);
+    let mut state = CycleState::default();
+    if let Some(pf) = p.as_pre_filter() {
+        let _ = pf.pre_filter(&mut state, &ctx, cache);
+    }
+    if let Some(ps) = p.as_pre_score()
+        && ps.pre_score(&mut state, &ctx, NodeList { cache, ids }) == PreResult::Skip
+    {
+        return None;
+    }
+    let sc = p.as_score().expect("plugin scores");
+    let mut out: Vec<i64> = ids.iter().map(|id| sc.score(&state, &ctx, cache.node(*id).unwrap())).collect();
+    sc.normalize(&state, &ctx, &mut out);
+    Some(out)
+}
