@@ -44,7 +44,15 @@ impl PodEntry {
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
     pub id: NodeId,
+    /// The node object. Replace it with [`NodeInfo::set_node`], which keeps the copies below current.
     pub node: Arc<Node>,
+    /// Copies of the node's fields every filter reads, kept inline so the filter loop does not follow the
+    /// `node` pointer for the common case: `status.allocatable`, its pod slots, `spec.unschedulable`, and
+    /// whether it has any taint.
+    pub allocatable: Resources,
+    pub allocatable_pods: i64,
+    pub unschedulable: bool,
+    pub has_taints: bool,
     /// Sum of the (actual) requests of pods on the node, assumed ones included.
     pub requested: Resources,
     /// Sum of requests with the scheduler's non-zero defaults (for scoring).
@@ -65,6 +73,10 @@ impl NodeInfo {
     pub fn new(id: NodeId, node: Arc<Node>) -> NodeInfo {
         NodeInfo {
             id,
+            allocatable: node.allocatable.clone(),
+            allocatable_pods: node.allocatable_pods,
+            unschedulable: node.unschedulable,
+            has_taints: !node.taints.is_empty(),
             node,
             requested: Resources::default(),
             nonzero_cpu_millis: 0,
@@ -74,6 +86,15 @@ impl NodeInfo {
             pods_with_required_anti_affinity: 0,
             used_ports: Vec::new(),
         }
+    }
+
+    /// Replaces the node object; returns the old one.
+    pub fn set_node(&mut self, node: Arc<Node>) -> Arc<Node> {
+        self.allocatable.clone_from(&node.allocatable);
+        self.allocatable_pods = node.allocatable_pods;
+        self.unschedulable = node.unschedulable;
+        self.has_taints = !node.taints.is_empty();
+        std::mem::replace(&mut self.node, node)
     }
 
     pub fn pod_count(&self) -> i64 {
@@ -163,6 +184,12 @@ pub struct Cache {
     /// use from PreFilter/PreScore (which see the cache shared), hence the cell; the scheduler is
     /// single-threaded.
     topology: RefCell<TopologyIndex>,
+    /// Nodes with at least one `PreferNoSchedule` taint (when none has, TaintToleration scores every node 0).
+    prefer_no_schedule_nodes: usize,
+}
+
+fn has_prefer_no_schedule(node: &Node) -> bool {
+    node.taints.iter().any(|t| t.effect == crate::model::TaintEffect::PreferNoSchedule)
 }
 
 impl Cache {
@@ -200,6 +227,11 @@ impl Cache {
         self.images.get(name).copied()
     }
 
+    /// How many nodes carry a `PreferNoSchedule` taint.
+    pub fn prefer_no_schedule_nodes(&self) -> usize {
+        self.prefer_no_schedule_nodes
+    }
+
     /// The topology index (PodTopologySpread, InterPodAffinity). Do not hold it across calls that take it again.
     pub fn topology(&self) -> RefMut<'_, TopologyIndex> {
         self.topology.borrow_mut()
@@ -216,8 +248,10 @@ impl Cache {
                 if !Arc::ptr_eq(&info.node, &node) {
                     self.topology.get_mut().node_changed(info, &node);
                 }
-                let old = std::mem::replace(&mut info.node, node);
+                let old = info.set_node(node);
                 let new = &info.node;
+                self.prefer_no_schedule_nodes += usize::from(has_prefer_no_schedule(new));
+                self.prefer_no_schedule_nodes -= usize::from(has_prefer_no_schedule(&old));
                 if old.name != new.name {
                     self.by_name.remove(&old.name);
                     self.by_name.insert(new.name.clone(), id);
@@ -230,6 +264,7 @@ impl Cache {
             }
             slot @ None => {
                 self.topology.get_mut().node_added(id, &node);
+                self.prefer_no_schedule_nodes += usize::from(has_prefer_no_schedule(&node));
                 let key = zone_key(&node);
                 self.by_name.insert(node.name.clone(), id);
                 add_images(&mut self.images, &node.images);
@@ -252,6 +287,7 @@ impl Cache {
         }
         remove_images(&mut self.images, &info.node.images);
         self.topology.get_mut().node_removed(&info);
+        self.prefer_no_schedule_nodes -= usize::from(has_prefer_no_schedule(&info.node));
         for (_, list) in &mut self.zones {
             list.retain(|n| *n != id);
         }

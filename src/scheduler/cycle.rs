@@ -387,7 +387,7 @@ impl Algorithm {
             }
             let Some(sc) = profile.plugins[i].as_score() else { continue };
             self.raw.clear();
-            self.raw.extend(nodes.iter().map(|info| sc.score(&self.state, pod, info)));
+            sc.score_nodes(&self.state, pod, nodes, &mut self.raw);
             let raw_copy = trace.is_some().then(|| self.raw.clone());
             sc.normalize(&self.state, pod, &mut self.raw);
             for (t, s) in self.totals.iter_mut().zip(self.raw.iter()) {

@@ -285,9 +285,11 @@ pub struct NodeList<'a> {
 }
 
 impl<'a> NodeList<'a> {
-    pub fn iter(&self) -> impl Iterator<Item = &'a NodeInfo> + 'a {
+    /// The nodes, in order. Every id must be in the cache (feasible nodes are): the exact length lets
+    /// `Vec::extend` skip its per-element capacity checks in the score loops.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a NodeInfo> + 'a {
         let cache = self.cache;
-        self.ids.iter().filter_map(move |id| cache.node(*id))
+        self.ids.iter().map(move |id| cache.node(*id).expect("a listed node is in the cache"))
     }
     pub fn len(&self) -> usize {
         self.ids.len()
@@ -305,6 +307,12 @@ pub trait PreScore {
 /// Score: how much the plugin likes the node (0..=100 after [`Score::normalize`]).
 pub trait Score {
     fn score(&self, state: &CycleState, pod: &PodCtx, node: &NodeInfo) -> i64;
+    /// Scores every node of `nodes`, in order, appending to `out`. The default calls [`Score::score`] per node;
+    /// a plugin with cycle state overrides it to look its state up once rather than per node. Both must agree
+    /// (the plugin test fixtures check it).
+    fn score_nodes(&self, state: &CycleState, pod: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
+        out.extend(nodes.iter().map(|n| self.score(state, pod, n)));
+    }
     /// Rescales the raw scores of all feasible nodes into `0..=MAX_NODE_SCORE`. Default: none needed.
     fn normalize(&self, _state: &CycleState, _pod: &PodCtx, _scores: &mut [i64]) {}
 }

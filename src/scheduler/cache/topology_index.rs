@@ -107,22 +107,42 @@ impl KeyTable {
     }
 }
 
+/// Clusters below this size keep every counter sparse (the tests use a tiny floor so both forms are checked).
+const DENSE_MIN_NODES: usize = if cfg!(test) { 2 } else { 64 };
+
 /// Pods of one group: per node, and per domain of the keys someone asked about.
 #[derive(Default)]
 pub struct Counter {
     /// Pods of the group on each node (node index); nodes without any are absent.
     pub per_node: FxHashMap<u32, u32>,
+    /// The same counts as a dense array by node index, once the group covers at least 1/16 of the nodes (so
+    /// dense arrays cost at most 64 bytes per pod that created them). Lookups for many nodes (the scores of
+    /// every feasible node) then index an array instead of probing the map. Empty until then.
+    dense: Vec<u32>,
     /// Per-domain sums for keys registered with [`TopologyIndex::domain_counts`]; index = domain id (missing
     /// trailing entries are 0).
     by_key: Vec<(KeyId, Vec<i64>)>,
 }
 
 impl Counter {
-    fn bump(&mut self, node: u32, delta: i64, keys: &[KeyTable]) {
+    fn bump(&mut self, node: u32, delta: i64, keys: &[KeyTable], n_nodes: u32) {
         let e = self.per_node.entry(node).or_insert(0);
         *e = (i64::from(*e) + delta) as u32;
-        if *e == 0 {
+        let value = *e;
+        if value == 0 {
             self.per_node.remove(&node);
+        }
+        if !self.dense.is_empty() {
+            if self.dense.len() <= node as usize {
+                self.dense.resize(node as usize + 1, 0);
+            }
+            self.dense[node as usize] = value;
+        } else if self.per_node.len() * 16 >= (n_nodes as usize).max(DENSE_MIN_NODES) {
+            let len = self.per_node.keys().max().map_or(0, |m| *m as usize + 1).max(n_nodes as usize);
+            self.dense = vec![0; len];
+            for (&n, &c) in &self.per_node {
+                self.dense[n as usize] = c;
+            }
         }
         for (k, arr) in &mut self.by_key {
             let d = keys[*k as usize].node_domain.get(node as usize).copied().unwrap_or(ABSENT) as usize;
@@ -135,7 +155,11 @@ impl Counter {
 
     /// Pods of the group on node `n`.
     pub fn on_node(&self, n: NodeId) -> u32 {
-        self.per_node.get(&n.0).copied().unwrap_or(0)
+        if self.dense.is_empty() {
+            self.per_node.get(&n.0).copied().unwrap_or(0)
+        } else {
+            self.dense.get(n.index()).copied().unwrap_or(0)
+        }
     }
 }
 
@@ -434,7 +458,7 @@ impl TopologyIndex {
         for info in nodes {
             for p in &info.pods {
                 if (!p.terminating || group.include_terminating) && group.matches(&p.spec) {
-                    counter.bump(info.id.0, 1, &self.keys);
+                    counter.bump(info.id.0, 1, &self.keys, self.n_nodes);
                 }
             }
         }
@@ -656,7 +680,7 @@ impl TopologyIndex {
         let n = node.0;
         if !terminating && let Some(k) = owner_key(spec) {
             let c = self.owners.entry(k).or_default();
-            c.bump(n, delta, &self.keys);
+            c.bump(n, delta, &self.keys, self.n_nodes);
             if c.per_node.is_empty() {
                 self.owners.remove(&k);
             }
@@ -671,7 +695,7 @@ impl TopologyIndex {
                     _ => !terminating || group.include_terminating,
                 };
                 if counts && group.matches(spec) {
-                    counter.bump(n, delta, &self.keys);
+                    counter.bump(n, delta, &self.keys, self.n_nodes);
                 }
             }
             self.scratch = ids;

@@ -85,17 +85,35 @@ impl PreScore for ImageLocality {
     }
 }
 
-impl Score for ImageLocality {
-    fn score(&self, state: &CycleState, _: &PodCtx, node: &NodeInfo) -> i64 {
-        let Some(pod) = state.get::<PodImages>() else { return 0 };
+impl PodImages {
+    /// Upstream `Score` on one node.
+    fn score(&self, node: &NodeInfo) -> i64 {
         let on_node = &node.node.images;
-        let sum: i64 = pod
+        let sum: i64 = self
             .images
             .iter()
             .filter(|(name, _)| on_node.binary_search_by(|(n, _)| (**n).cmp(&**name)).is_ok())
             .map(|(_, score)| *score)
             .sum();
-        calculate_priority(sum, pod.containers)
+        calculate_priority(sum, self.containers)
+    }
+}
+
+impl Score for ImageLocality {
+    fn score(&self, state: &CycleState, _: &PodCtx, node: &NodeInfo) -> i64 {
+        let Some(pod) = state.get::<PodImages>() else { return 0 };
+        pod.score(node)
+    }
+
+    fn score_nodes(&self, state: &CycleState, _: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
+        match state.get::<PodImages>() {
+            // None of the pod's images is on any node: every node scores the same.
+            Some(pod) if pod.images.is_empty() => {
+                out.extend(std::iter::repeat_n(calculate_priority(0, pod.containers), nodes.len()));
+            }
+            Some(pod) => out.extend(nodes.iter().map(|n| pod.score(n))),
+            None => out.extend(std::iter::repeat_n(0, nodes.len())),
+        }
     }
 }
 

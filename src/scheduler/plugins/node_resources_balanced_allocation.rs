@@ -14,14 +14,17 @@
 //! Not modelled: PR #135573 (merged December 2025, presumably v1.36) scores the *change* in balance the pod
 //! causes, `50 + (50 + S_with_pod - S_without_pod) / 2`, instead of the balance after placement.
 
+use crate::model::PodTemplate;
 use crate::scheduler::args::BalancedAllocationArgs;
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{CycleState, MAX_NODE_SCORE, NodeList, Plugin, PodCtx, PreResult, PreScore, Score};
-use crate::scheduler::plugins::node_resources_fit::{ScoredResource, scored_resources};
+use crate::scheduler::plugins::node_resources_fit::{ScoredResource, cpu_memory_weights, scored_resources};
 
 pub struct NodeResourcesBalancedAllocation {
     pub args: BalancedAllocationArgs,
     resources: Vec<ScoredResource>,
+    /// Exactly cpu and memory are scored (the default): a straight-line fast path with the same arithmetic.
+    cpu_mem: bool,
 }
 
 impl Default for NodeResourcesBalancedAllocation {
@@ -37,7 +40,8 @@ struct BalancedPodRequests(Vec<i64>);
 impl NodeResourcesBalancedAllocation {
     pub fn new(args: BalancedAllocationArgs) -> NodeResourcesBalancedAllocation {
         let resources = scored_resources(&args.resources);
-        NodeResourcesBalancedAllocation { args, resources }
+        let cpu_mem = cpu_memory_weights(&resources).is_some();
+        NodeResourcesBalancedAllocation { args, resources, cpu_mem }
     }
 
     /// Resource `i`'s fraction on `node` with the pod, or `None` when the resource is left out.
@@ -75,8 +79,37 @@ impl Score for NodeResourcesBalancedAllocation {
     /// Upstream `balancedResourceScorer`, without collecting the fractions: a second pass recomputes them (the
     /// same float operations in the same order) for the mean-based deviation.
     fn score(&self, state: &CycleState, pod: &PodCtx, node: &NodeInfo) -> i64 {
-        let t = &pod.spec.template;
         let requests = state.get::<BalancedPodRequests>().map(|r| r.0.as_slice());
+        self.score_node(requests, &pod.spec.template, node)
+    }
+
+    fn score_nodes(&self, state: &CycleState, pod: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
+        let t = &pod.spec.template;
+        if self.cpu_mem {
+            // Two fractions: the standard deviation is half their difference, whatever their order.
+            let (pod_cpu, pod_mem) = (t.requests.cpu_millis, t.requests.memory_bytes);
+            out.extend(nodes.iter().map(|n| {
+                let a = &n.allocatable;
+                let fraction = |req: i64, alloc: i64| (req as f64 / alloc as f64).min(1.0);
+                let std = if a.cpu_millis != 0 && a.memory_bytes != 0 {
+                    let f_cpu = fraction(n.requested.cpu_millis + pod_cpu, a.cpu_millis);
+                    let f_mem = fraction(n.requested.memory_bytes + pod_mem, a.memory_bytes);
+                    ((f_cpu - f_mem) / 2.0).abs()
+                } else {
+                    0.0
+                };
+                ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+            }));
+            return;
+        }
+        let requests = state.get::<BalancedPodRequests>().map(|r| r.0.as_slice());
+        out.extend(nodes.iter().map(|n| self.score_node(requests, t, n)));
+    }
+}
+
+impl NodeResourcesBalancedAllocation {
+    /// Upstream `balancedResourceScorer` on one node, with the pod's requests from PreScore (if it ran).
+    fn score_node(&self, requests: Option<&[i64]>, t: &PodTemplate, node: &NodeInfo) -> i64 {
         let pod_request = |i: usize| match requests.and_then(|r| r.get(i)) {
             Some(r) => *r,
             None => self.resources[i].pod_request(t, true),

@@ -90,7 +90,7 @@ impl ScoredResource {
     /// `(0, 0)` (skip the resource) for an extended resource the pod does not request; allocatable 0 also means
     /// the caller skips it. The node side of cpu and memory is `NonZeroRequested` unless `use_requested`.
     pub fn allocatable_requested(&self, node: &NodeInfo, pod_request: i64, use_requested: bool) -> (i64, i64) {
-        let alloc = &node.node.allocatable;
+        let alloc = &node.allocatable;
         match &self.kind {
             ResourceKind::Cpu if use_requested => (alloc.cpu_millis, node.requested.cpu_millis + pod_request),
             ResourceKind::Cpu => (alloc.cpu_millis, node.nonzero_cpu_millis + pod_request),
@@ -102,6 +102,18 @@ impl ScoredResource {
             ResourceKind::Scalar(_) if pod_request == 0 => (0, 0),
             ResourceKind::Scalar(name) => (alloc.scalar(name), node.requested.scalar(name) + pod_request),
         }
+    }
+}
+
+/// The weights of cpu and memory if they are exactly the resources scored.
+pub fn cpu_memory_weights(resources: &[ScoredResource]) -> Option<(i64, i64)> {
+    match resources {
+        [a, b] => match (&a.kind, &b.kind) {
+            (ResourceKind::Cpu, ResourceKind::Memory) => Some((a.weight, b.weight)),
+            (ResourceKind::Memory, ResourceKind::Cpu) => Some((b.weight, a.weight)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -162,6 +174,9 @@ pub struct NodeResourcesFit {
     resources: Vec<ScoredResource>,
     /// The RequestedToCapacityRatio shape with scores scaled to 0-100.
     shape: Vec<(i64, i64)>,
+    /// Weights of cpu and memory when those are exactly the scored resources and the strategy is Least- or
+    /// MostAllocated (the common case, scored by a straight-line fast path with the same arithmetic).
+    cpu_mem: Option<(i64, i64)>,
 }
 
 impl Default for NodeResourcesFit {
@@ -178,7 +193,9 @@ impl NodeResourcesFit {
             .iter()
             .map(|p: &UtilizationShapePoint| (p.utilization, p.score * (MAX_NODE_SCORE / MAX_CUSTOM_PRIORITY_SCORE)))
             .collect();
-        NodeResourcesFit { args, resources, shape }
+        let cpu_mem =
+            cpu_memory_weights(&resources).filter(|_| args.strategy != ScoringStrategy::RequestedToCapacityRatio);
+        NodeResourcesFit { args, resources, shape, cpu_mem }
     }
 
     /// Whether the filter skips extended resource `name` (`ignoredResources`, `ignoredResourceGroups`).
@@ -253,10 +270,43 @@ impl NodeResourcesFit {
         self.fits_request(req, &node.allocatable, &empty, 0, node.allocatable_pods, false, None) == Verdict::Pass
     }
 
-    fn pod_request(&self, state: &CycleState, i: usize, t: &PodTemplate) -> i64 {
-        match state.get::<FitPodRequests>().and_then(|r| r.0.get(i)) {
+    /// The pod's scoring request of resource `i`: from PreScore's state, or computed.
+    fn pod_request(&self, requests: Option<&[i64]>, i: usize, t: &PodTemplate) -> i64 {
+        match requests.and_then(|r| r.get(i)) {
             Some(r) => *r,
             None => self.resources[i].pod_request(t, false),
+        }
+    }
+
+    /// Upstream `score` on one node, with the pod's requests from PreScore (if it ran).
+    fn score_node(&self, requests: Option<&[i64]>, t: &PodTemplate, node: &NodeInfo) -> i64 {
+        let (mut total, mut weight_sum) = (0i64, 0i64);
+        for (i, r) in self.resources.iter().enumerate() {
+            let (alloc, req) = r.allocatable_requested(node, self.pod_request(requests, i, t), false);
+            if alloc == 0 {
+                continue;
+            }
+            let s = match self.args.strategy {
+                ScoringStrategy::LeastAllocated => least_requested_score(req, alloc),
+                ScoringStrategy::MostAllocated => most_requested_score(req, alloc),
+                ScoringStrategy::RequestedToCapacityRatio => {
+                    let s = requested_to_capacity_ratio_score(&self.shape, req, alloc);
+                    if s <= 0 {
+                        // Upstream: only resources with a positive score count, weight included.
+                        continue;
+                    }
+                    s
+                }
+            };
+            total += s * r.weight;
+            weight_sum += r.weight;
+        }
+        if weight_sum == 0 {
+            return 0;
+        }
+        match self.args.strategy {
+            ScoringStrategy::RequestedToCapacityRatio => (total as f64 / weight_sum as f64).round() as i64,
+            _ => total / weight_sum,
         }
     }
 }
@@ -308,7 +358,7 @@ impl Plugin for NodeResourcesFit {
 impl Filter for NodeResourcesFit {
     fn filter(&self, _: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict {
         let req = &pod.spec.template.requests;
-        let (alloc, pods) = (&node.node.allocatable, node.node.allocatable_pods);
+        let (alloc, pods) = (&node.allocatable, node.allocatable_pods);
         self.fits_request(req, alloc, &node.requested, node.pod_count(), pods, true, why)
     }
 }
@@ -324,35 +374,34 @@ impl PreScore for NodeResourcesFit {
 
 impl Score for NodeResourcesFit {
     fn score(&self, state: &CycleState, pod: &PodCtx, node: &NodeInfo) -> i64 {
+        let requests = state.get::<FitPodRequests>().map(|r| r.0.as_slice());
+        self.score_node(requests, &pod.spec.template, node)
+    }
+
+    fn score_nodes(&self, state: &CycleState, pod: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
         let t = &pod.spec.template;
-        let (mut total, mut weight_sum) = (0i64, 0i64);
-        for (i, r) in self.resources.iter().enumerate() {
-            let (alloc, req) = r.allocatable_requested(node, self.pod_request(state, i, t), false);
-            if alloc == 0 {
-                continue;
-            }
-            let s = match self.args.strategy {
-                ScoringStrategy::LeastAllocated => least_requested_score(req, alloc),
-                ScoringStrategy::MostAllocated => most_requested_score(req, alloc),
-                ScoringStrategy::RequestedToCapacityRatio => {
-                    let s = requested_to_capacity_ratio_score(&self.shape, req, alloc);
-                    if s <= 0 {
-                        // Upstream: only resources with a positive score count, weight included.
-                        continue;
-                    }
-                    s
-                }
+        if let Some((w_cpu, w_mem)) = self.cpu_mem {
+            let most = self.args.strategy == ScoringStrategy::MostAllocated;
+            let f = |req: i64, alloc: i64| {
+                if most { most_requested_score(req, alloc) } else { least_requested_score(req, alloc) }
             };
-            total += s * r.weight;
-            weight_sum += r.weight;
+            out.extend(nodes.iter().map(|n| {
+                let a = &n.allocatable;
+                let (mut total, mut weight_sum) = (0i64, 0i64);
+                if a.cpu_millis != 0 {
+                    total += f(n.nonzero_cpu_millis + t.nonzero_cpu_millis, a.cpu_millis) * w_cpu;
+                    weight_sum += w_cpu;
+                }
+                if a.memory_bytes != 0 {
+                    total += f(n.nonzero_memory_bytes + t.nonzero_memory_bytes, a.memory_bytes) * w_mem;
+                    weight_sum += w_mem;
+                }
+                if weight_sum == 0 { 0 } else { total / weight_sum }
+            }));
+            return;
         }
-        if weight_sum == 0 {
-            return 0;
-        }
-        match self.args.strategy {
-            ScoringStrategy::RequestedToCapacityRatio => (total as f64 / weight_sum as f64).round() as i64,
-            _ => total / weight_sum,
-        }
+        let requests = state.get::<FitPodRequests>().map(|r| r.0.as_slice());
+        out.extend(nodes.iter().map(|n| self.score_node(requests, t, n)));
     }
 }
 

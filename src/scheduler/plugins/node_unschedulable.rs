@@ -47,7 +47,7 @@ impl Plugin for NodeUnschedulable {
 
 impl Filter for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict {
-        if !node.node.unschedulable || tolerated(&pod.spec.template.tolerations, &self.taint) {
+        if !node.unschedulable || tolerated(&pod.spec.template.tolerations, &self.taint) {
             return Verdict::Pass;
         }
         if let Some(why) = why {

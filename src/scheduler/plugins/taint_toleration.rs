@@ -66,6 +66,9 @@ fn first_untolerated<'a>(taints: &'a [Taint], tolerations: &[Toleration]) -> Opt
 
 impl Filter for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict {
+        if !node.has_taints {
+            return Verdict::Pass;
+        }
         match first_untolerated(&node.node.taints, &pod.spec.template.tolerations) {
             None => Verdict::Pass,
             Some(taint) => {
@@ -94,14 +97,26 @@ impl PreScore for TaintToleration {
     }
 }
 
+/// The number of the node's `PreferNoSchedule` taints the pod does not tolerate.
+fn untolerated_prefer_no_schedule(tolerations: &[Toleration], node: &NodeInfo) -> i64 {
+    node.node.taints.iter().filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(tolerations, t)).count()
+        as i64
+}
+
 impl Score for TaintToleration {
     fn score(&self, state: &CycleState, _: &PodCtx, node: &NodeInfo) -> i64 {
         let tolerations = state.get::<PreferTolerations>().map(|p| p.0.as_slice()).unwrap_or(&[]);
-        node.node
-            .taints
-            .iter()
-            .filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(tolerations, t))
-            .count() as i64
+        untolerated_prefer_no_schedule(tolerations, node)
+    }
+
+    fn score_nodes(&self, state: &CycleState, _: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
+        if nodes.cache.prefer_no_schedule_nodes() == 0 {
+            // No node has a PreferNoSchedule taint: nothing to count anywhere.
+            out.extend(std::iter::repeat_n(0, nodes.len()));
+            return;
+        }
+        let tolerations = state.get::<PreferTolerations>().map(|p| p.0.as_slice()).unwrap_or(&[]);
+        out.extend(nodes.iter().map(|n| untolerated_prefer_no_schedule(tolerations, n)));
     }
 
     fn normalize(&self, _: &CycleState, _: &PodCtx, scores: &mut [i64]) {

@@ -7,7 +7,7 @@ use crate::model::{
 };
 use crate::scheduler::cache::{Cache, NodeInfo, PodEntry};
 use crate::scheduler::framework::{
-    Code, CycleState, Filter, NodeList, Plugin, PodCtx, PreFilterResult, PreResult, Verdict,
+    Code, CycleState, Filter, NodeList, Plugin, PodCtx, PreFilterResult, PreResult, Score, Verdict,
 };
 use crate::time::SimTime;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub fn node_info(name: &str, cpu_millis: i64, memory_bytes: i64) -> NodeInfo {
 fn edit(n: &mut NodeInfo, f: impl FnOnce(&mut Node)) {
     let mut node = (*n.node).clone();
     f(&mut node);
-    n.node = Arc::new(node);
+    n.set_node(Arc::new(node));
 }
 
 pub fn set_unschedulable(n: &mut NodeInfo) {
@@ -171,8 +171,22 @@ pub fn scores<P: Plugin>(p: &P, pod: &PodSpec, nodes: &[&NodeInfo]) -> Vec<i64> 
     }
     let sc = p.as_score().expect("plugin scores");
     let mut out: Vec<i64> = nodes.iter().map(|n| sc.score(&state, &ctx, n)).collect();
+    // The batched path must agree (checked on a cache holding copies of the nodes).
+    let copies: Vec<NodeInfo> = nodes.iter().map(|n| (*n).clone()).collect();
+    let cache = cache_of(&copies);
+    let ids: Vec<NodeId> = cache.nodes().map(|n| n.id).collect();
+    scored(sc, &state, &ctx, &cache, &ids);
     sc.normalize(&state, &ctx, &mut out);
     out
+}
+
+/// Raw scores of `ids` per node, asserting that `score_nodes` gives the same.
+fn scored(sc: &dyn Score, state: &CycleState, ctx: &PodCtx, cache: &Cache, ids: &[NodeId]) -> Vec<i64> {
+    let per_node: Vec<i64> = ids.iter().map(|id| sc.score(state, ctx, cache.node(*id).unwrap())).collect();
+    let mut batch = Vec::new();
+    sc.score_nodes(state, ctx, NodeList { cache, ids }, &mut batch);
+    assert_eq!(per_node, batch, "score_nodes must agree with score");
+    per_node
 }
 
 /// A cache holding these nodes (ids renumbered by position) with their pods.
@@ -226,7 +240,7 @@ pub fn scores_in<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache) -> Option<Vec<i
         return None;
     }
     let sc = p.as_score().expect("plugin scores");
-    let mut out: Vec<i64> = ids.iter().map(|id| sc.score(&state, &ctx, cache.node(*id).unwrap())).collect();
+    let mut out = scored(sc, &state, &ctx, cache, &ids);
     sc.normalize(&state, &ctx, &mut out);
     Some(out)
 }
@@ -285,7 +299,7 @@ pub fn scores_on<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache, ids: &[NodeId])
         return None;
     }
     let sc = p.as_score().expect("plugin scores");
-    let mut out: Vec<i64> = ids.iter().map(|id| sc.score(&state, &ctx, cache.node(*id).unwrap())).collect();
+    let mut out = scored(sc, &state, &ctx, cache, ids);
     sc.normalize(&state, &ctx, &mut out);
     Some(out)
 }

@@ -155,6 +155,10 @@ fn check(cache: &Cache) {
     let check_counter = |c: &Counter, want: BTreeMap<u32, u32>| {
         let got: BTreeMap<u32, u32> = c.per_node.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(got, want);
+        // Lookups agree whether the counter went dense or not.
+        for info in &nodes {
+            assert_eq!(c.on_node(info.id), want.get(&info.id.0).copied().unwrap_or(0), "on_node({})", info.id.0);
+        }
         for (k, arr) in &c.by_key {
             let table = idx.table(*k);
             let mut per_domain = vec![0i64; table.n_domains()];

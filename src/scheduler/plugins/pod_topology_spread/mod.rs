@@ -335,6 +335,9 @@ impl Score for PodTopologySpread {
     fn score(&self, state: &CycleState, _: &PodCtx, node: &NodeInfo) -> i64 {
         scoring::score(state, node)
     }
+    fn score_nodes(&self, state: &CycleState, _: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
+        scoring::score_nodes(state, nodes, out);
+    }
     fn normalize(&self, state: &CycleState, _: &PodCtx, scores: &mut [i64]) {
         scoring::normalize(state, scores);
     }

@@ -137,12 +137,25 @@ pub(super) fn pre_score(pl: &PodTopologySpread, state: &mut CycleState, pod: &Po
             // Per-node counts of the node itself, whatever the inclusion policies (upstream counts in Score).
             sc.weight = normalizing_weight(n_scored);
             if let Some(counter) = counter.and_then(|r| idx.counter(r)) {
-                for (&n, &cnt) in &counter.per_node {
+                // Only the feasible nodes are scored: walk whichever of the two lists is shorter.
+                let mut set = |n: u32, cnt: u32| {
                     if sc.host.len() <= n as usize {
                         sc.host.resize(n as usize + 1, 0);
                     }
                     sc.host[n as usize] = cnt;
                     sc.touched.push(n);
+                };
+                if counter.per_node.len() > feasible.len() {
+                    for id in feasible.ids {
+                        let cnt = counter.on_node(*id);
+                        if cnt > 0 {
+                            set(id.0, cnt);
+                        }
+                    }
+                } else {
+                    for (&n, &cnt) in &counter.per_node {
+                        set(n, cnt);
+                    }
                 }
             }
             continue;
@@ -206,6 +219,14 @@ pub(super) fn pre_score(pl: &PodTopologySpread, state: &mut CycleState, pod: &Po
 
 pub(super) fn score(state: &CycleState, node: &NodeInfo) -> i64 {
     state.get::<ScoreState>().map_or(0, |s| s.compute(node.id.index()))
+}
+
+/// [`score`] over many nodes, looking the state up once.
+pub(super) fn score_nodes(state: &CycleState, nodes: NodeList, out: &mut Vec<i64>) {
+    match state.get::<ScoreState>() {
+        Some(s) => out.extend(nodes.ids.iter().map(|id| s.compute(id.index()))),
+        None => out.extend(nodes.ids.iter().map(|_| 0)),
+    }
 }
 
 /// Upstream `NormalizeScore`: ignored nodes get 0; otherwise `100 × (max + min − s) / max`, all 100 if max is 0.
