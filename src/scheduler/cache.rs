@@ -53,6 +53,8 @@ pub struct NodeInfo {
     pub allocatable_pods: i64,
     pub unschedulable: bool,
     pub has_taints: bool,
+    /// Interned ids of the node's `status.images`, sorted (set by the cache).
+    pub image_ids: Vec<u32>,
     /// Sum of the (actual) requests of pods on the node, assumed ones included.
     pub requested: Resources,
     /// Sum of requests with the scheduler's non-zero defaults (for scoring).
@@ -77,6 +79,7 @@ impl NodeInfo {
             allocatable_pods: node.allocatable_pods,
             unschedulable: node.unschedulable,
             has_taints: !node.taints.is_empty(),
+            image_ids: Vec::new(),
             node,
             requested: Resources::default(),
             nonzero_cpu_millis: 0,
@@ -166,6 +169,8 @@ pub struct ImageState {
     /// Size reported by the first node that listed the image (upstream keeps the first size too).
     pub size_bytes: u64,
     pub num_nodes: u32,
+    /// The image's interned id (see [`NodeInfo::image_ids`]).
+    pub id: u32,
 }
 
 /// Nodes by id plus the upstream node-tree order.
@@ -180,6 +185,9 @@ pub struct Cache {
     by_name: BTreeMap<Str, NodeId>,
     /// Every image in some node's `status.images`, with the number of nodes listing it (ImageLocality's spread).
     images: BTreeMap<Str, ImageState>,
+    /// Every image name ever seen, with its id (never reused), so nodes list images as sorted integers and
+    /// ImageLocality compares integers rather than names.
+    image_ids: BTreeMap<Str, u32>,
     /// Pod counts per topology domain and carried affinity terms. Plugins register what they need on first
     /// use from PreFilter/PreScore (which see the cache shared), hence the cell; the scheduler is
     /// single-threaded.
@@ -258,7 +266,7 @@ impl Cache {
                 }
                 if old.images != new.images {
                     remove_images(&mut self.images, &old.images);
-                    add_images(&mut self.images, &new.images);
+                    add_images(&mut self.images, &mut self.image_ids, &new.images, &mut info.image_ids);
                 }
                 false
             }
@@ -267,8 +275,9 @@ impl Cache {
                 self.prefer_no_schedule_nodes += usize::from(has_prefer_no_schedule(&node));
                 let key = zone_key(&node);
                 self.by_name.insert(node.name.clone(), id);
-                add_images(&mut self.images, &node.images);
-                *slot = Some(NodeInfo::new(id, node));
+                let mut info = NodeInfo::new(id, node);
+                add_images(&mut self.images, &mut self.image_ids, &info.node.images, &mut info.image_ids);
+                *slot = Some(info);
                 match self.zones.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, list)) => list.push(id),
                     None => self.zones.push((key, vec![id])),
@@ -354,16 +363,26 @@ impl Cache {
     }
 }
 
-/// Counts a node's images (upstream `addNodeImageStates`).
-fn add_images(index: &mut BTreeMap<Str, ImageState>, images: &[(Str, u64)]) {
+/// Counts a node's images (upstream `addNodeImageStates`) and sets its sorted image ids.
+fn add_images(
+    index: &mut BTreeMap<Str, ImageState>,
+    ids: &mut BTreeMap<Str, u32>,
+    images: &[(Str, u64)],
+    node_ids: &mut Vec<u32>,
+) {
+    node_ids.clear();
     for (name, size_bytes) in images {
+        let next = ids.len() as u32;
+        let id = *ids.entry(name.clone()).or_insert(next);
+        node_ids.push(id);
         match index.get_mut(name) {
             Some(state) => state.num_nodes += 1,
             None => {
-                index.insert(name.clone(), ImageState { size_bytes: *size_bytes, num_nodes: 1 });
+                index.insert(name.clone(), ImageState { size_bytes: *size_bytes, num_nodes: 1, id });
             }
         }
     }
+    node_ids.sort_unstable();
 }
 
 /// Uncounts a node's images; an image no node has any more is forgotten (upstream `removeNodeImageStates`).
@@ -420,12 +439,14 @@ mod tests {
         c.upsert_node(NodeId(1), with_images("a2", &[("x:1", 10)]));
         assert_eq!(c.node_by_name("a2"), Some(NodeId(1)));
         assert_eq!(c.node_by_name("a3"), None);
-        assert_eq!(c.image_state("x:1"), Some(ImageState { size_bytes: 10, num_nodes: 2 }));
-        assert_eq!(c.image_state("y:1"), Some(ImageState { size_bytes: 20, num_nodes: 1 }));
+        assert_eq!(c.image_state("x:1"), Some(ImageState { size_bytes: 10, num_nodes: 2, id: 0 }));
+        assert_eq!(c.image_state("y:1"), Some(ImageState { size_bytes: 20, num_nodes: 1, id: 1 }));
+        assert_eq!(c.node(NodeId(0)).map(|n| n.image_ids.clone()), Some(vec![0, 1]));
         // An update with another image list moves the counts.
         c.upsert_node(NodeId(0), with_images("a1", &[("y:1", 20), ("z:1", 30)]));
         assert_eq!(c.image_state("x:1").map(|st| st.num_nodes), Some(1));
         assert_eq!(c.image_state("z:1").map(|st| st.num_nodes), Some(1));
+        assert_eq!(c.node(NodeId(0)).map(|n| n.image_ids.clone()), Some(vec![1, 2]), "ids stay with their names");
         c.remove_node(NodeId(1));
         assert_eq!(c.image_state("x:1"), None, "forgotten with the last node listing it");
         assert_eq!(c.node_by_name("a2"), None);

@@ -11,10 +11,9 @@
 //! The per-image spread (how many nodes list the image) is kept by the scheduler's cache as nodes come, go and
 //! report; PreScore resolves the pod's images against it once, so Score only looks the names up on the node.
 
-use crate::model::{Str, normalized_image_name};
+use crate::model::normalized_image_name;
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{CycleState, MAX_NODE_SCORE, NodeList, Plugin, PodCtx, PreResult, PreScore, Score};
-use std::borrow::Cow;
 
 const MIB: i64 = 1024 * 1024;
 /// Upstream `minThreshold`: images smaller than this in total score 0.
@@ -29,7 +28,8 @@ pub struct ImageLocality;
 /// its spread-scaled size; and the number of containers.
 #[derive(Clone, Default)]
 struct PodImages {
-    images: Vec<(Str, i64)>,
+    /// The pod's images that some node has: interned id and scaled score.
+    images: Vec<(u32, i64)>,
     containers: i64,
 }
 
@@ -74,11 +74,7 @@ impl PreScore for ImageLocality {
         for image in t.images() {
             let name = normalized_image_name(image);
             if let Some(st) = cache.image_state(&name) {
-                let name = match name {
-                    Cow::Borrowed(_) => image.clone(),
-                    Cow::Owned(n) => Str::from(n),
-                };
-                slot.images.push((name, scaled_image_score(st.size_bytes, st.num_nodes, cache.len())));
+                slot.images.push((st.id, scaled_image_score(st.size_bytes, st.num_nodes, cache.len())));
             }
         }
         PreResult::Proceed
@@ -88,13 +84,8 @@ impl PreScore for ImageLocality {
 impl PodImages {
     /// Upstream `Score` on one node.
     fn score(&self, node: &NodeInfo) -> i64 {
-        let on_node = &node.node.images;
-        let sum: i64 = self
-            .images
-            .iter()
-            .filter(|(name, _)| on_node.binary_search_by(|(n, _)| (**n).cmp(&**name)).is_ok())
-            .map(|(_, score)| *score)
-            .sum();
+        let on_node = &node.image_ids;
+        let sum: i64 = self.images.iter().filter(|(id, _)| on_node.binary_search(id).is_ok()).map(|(_, s)| *s).sum();
         calculate_priority(sum, self.containers)
     }
 }
