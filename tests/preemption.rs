@@ -166,3 +166,41 @@ fn a_nominated_pod_lands_on_its_node_once_victims_are_gone_and_holds_it_against_
     let spec = h.pod("preemptor", template(2000, GI, |t| t.priority = 100));
     assert_eq!(h.attempt(p, spec, Some(a), None), Outcome::Feasible(a));
 }
+
+/// A Reserve plugin of the test's own (not in the registry) that refuses every node.
+struct RefuseNode;
+
+impl kubesim::scheduler::framework::Plugin for RefuseNode {
+    fn name(&self) -> &'static str {
+        "RefuseNode"
+    }
+    fn as_reserve(&self) -> Option<&dyn kubesim::scheduler::framework::Reserve> {
+        Some(self)
+    }
+}
+
+impl kubesim::scheduler::framework::Reserve for RefuseNode {
+    fn reserve(
+        &self,
+        _: &mut kubesim::scheduler::framework::CycleState,
+        _: &kubesim::scheduler::framework::PodCtx,
+        _: NodeId,
+    ) -> Result<(), kubesim::scheduler::framework::Reason> {
+        Err(kubesim::scheduler::framework::Reason::Text("node(s) refused by RefuseNode"))
+    }
+}
+
+#[test]
+fn a_reserve_plugin_that_refuses_fails_the_attempt_on_that_node() {
+    use kubesim::scheduler::profile::{Profile, ProfileConfig};
+    let mut profile = Profile::build(&ProfileConfig::default()).expect("default profile");
+    profile.add(Box::new(RefuseNode), 0).expect("added");
+    let mut h = Harness::with_profiles(vec![profile], 1);
+    h.add_node(node("n1", 4000, 16 * GI));
+    let spec = h.pod("p", template(1000, GI, |_| {}));
+    let (_, out) = h.schedule(spec);
+    let Outcome::Failed(f) = out else { panic!("reserve must fail the attempt: {out:?}") };
+    assert_eq!(f.message, "0/1 nodes are available: 1 node(s) refused by RefuseNode.");
+    assert_ne!(f.rejectors, 0, "the refusing plugin is the rejector, so its events may requeue the pod");
+    assert!(h.cache().nodes().all(|n| n.pods.is_empty()), "nothing was assumed");
+}

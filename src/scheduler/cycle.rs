@@ -16,7 +16,7 @@
 use super::cache::{Cache, NodeInfo, PodEntry};
 use super::explain::{AttemptTrace, NodeVerdict, ScoreTrace};
 use super::framework::{
-    Code, CycleState, Filter, FilterRunner, NodeList, NodeStatus, PodCtx, PostFilterEnv, PostFilterResult,
+    Binding, Code, CycleState, Filter, FilterRunner, NodeList, NodeStatus, PodCtx, PostFilterEnv, PostFilterResult,
     PreFilterResult, PreResult, Reason, Verdict, fit_error_message,
 };
 use super::profile::{MAX_PLUGINS, Profile, num_feasible_nodes_to_find};
@@ -227,7 +227,44 @@ impl Algorithm {
 
     /// Runs one attempt for `pod` with its profile. `nominated` is the pod's `status.nominatedNodeName`.
     /// With `trace`, records every verdict and score (`--explain`); the decision is the same either way.
+    /// A chosen node is then reserved by the profile's Reserve plugins; if one refuses, all are unreserved (in
+    /// reverse order) and the attempt fails on that node, as upstream.
     pub fn schedule(
+        &mut self,
+        profile_idx: usize,
+        pod: &PodCtx,
+        nominated: Option<NodeId>,
+        trace: Option<&mut AttemptTrace>,
+    ) -> Outcome {
+        let outcome = self.select(profile_idx, pod, nominated, trace);
+        let Outcome::Feasible(node) = outcome else { return outcome };
+        let profile = &self.profiles[profile_idx];
+        for (k, &i) in profile.reserve.iter().enumerate() {
+            let Some(r) = profile.plugins[i].as_reserve() else { continue };
+            if let Err(reason) = r.reserve(&mut self.state, pod, node) {
+                for &j in profile.reserve[..=k].iter().rev() {
+                    if let Some(u) = profile.plugins[j].as_reserve() {
+                        u.unreserve(&mut self.state, pod, node);
+                    }
+                }
+                return Outcome::Failed(Failure {
+                    message: format!("0/1 nodes are available: 1 {reason}."),
+                    rejectors: 1 << i,
+                    nominate: None,
+                });
+            }
+        }
+        outcome
+    }
+
+    /// How the profile's Bind plugin binds `pod` to `node`.
+    pub fn binding(&self, profile_idx: usize, pod: &PodCtx, node: NodeId) -> Binding {
+        let profile = &self.profiles[profile_idx];
+        profile.plugins[profile.bind].as_bind().map_or(Binding::Api, |b| b.bind(pod, node))
+    }
+
+    /// Filters, scores and selects a node (upstream `schedulePod` and PostFilter).
+    fn select(
         &mut self,
         profile_idx: usize,
         pod: &PodCtx,

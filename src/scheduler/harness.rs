@@ -25,12 +25,17 @@ impl Harness {
     /// A harness with these profiles (pods choose one by `schedulerName`) and a tie-break stream from `seed`.
     pub fn new(profiles: &[ProfileConfig], seed: u64) -> Result<Harness, String> {
         let profiles = profiles.iter().map(Profile::build).collect::<Result<Vec<_>, _>>()?;
-        Ok(Harness {
+        Ok(Harness::with_profiles(profiles, seed))
+    }
+
+    /// A harness with profiles built by the caller (e.g. with plugins of its own, see [`Profile::add`]).
+    pub fn with_profiles(profiles: Vec<Profile>, seed: u64) -> Harness {
+        Harness {
             alg: Algorithm::new(profiles, SimRng::new(seed, Stream::TieBreak)),
             ids: SlotMap::with_key(),
             next_node: 0,
             next_uid: 1,
-        })
+        }
     }
 
     /// The default profile only.

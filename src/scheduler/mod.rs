@@ -30,7 +30,7 @@ use crate::timings::Timings;
 use cache::{Cache, PodEntry};
 use cycle::{Algorithm, Outcome};
 use explain::{AttemptTrace, Explainer, TracedOutcome};
-use framework::{ClusterEvent, PodCtx, QueueingHint};
+use framework::{Binding, ClusterEvent, PodCtx, QueueingHint};
 use profile::{MAX_PLUGINS, Profile, ProfileConfig};
 use queue::{QueueState, SchedulingQueue, backoff_release};
 use slotmap::SecondaryMap;
@@ -575,7 +575,11 @@ impl Scheduler {
                 self.alg.nominator.remove(id);
                 self.alg.cache.add_pod(node, PodEntry::new(id, spec.clone(), ctx.now));
                 self.stats.scheduled += 1;
-                ctx.api.submit(Client::Scheduler, Request::BindPod { pod: id, node }, false, done, ctx.queue);
+                match self.alg.binding(profile, &pod, node) {
+                    Binding::Api => {
+                        ctx.api.submit(Client::Scheduler, Request::BindPod { pod: id, node }, false, done, ctx.queue);
+                    }
+                }
             }
             Outcome::Failed(failure) => {
                 self.stats.failed_attempts += 1;

@@ -75,6 +75,8 @@ pub struct Profile {
     pub pre_score: Vec<usize>,
     /// (plugin index, weight)
     pub score: Vec<(usize, i64)>,
+    /// Reserve plugins, in order.
+    pub reserve: Vec<usize>,
     /// The QueueSort plugin (exactly one).
     pub queue_sort: usize,
     /// The first Bind plugin.
@@ -100,47 +102,14 @@ impl Profile {
             post_filter: Vec::new(),
             pre_score: Vec::new(),
             score: Vec::new(),
+            reserve: Vec::new(),
             queue_sort: usize::MAX,
             bind: usize::MAX,
         };
-        if cfg.plugins.len() > MAX_PLUGINS {
-            return Err(format!("a profile holds at most {MAX_PLUGINS} plugins, not {}", cfg.plugins.len()));
-        }
         for (name, weight) in &cfg.plugins {
             let plugin = registry::build(name, &cfg.args)
                 .ok_or_else(|| format!("unknown plugin {name:?}; known plugins: {}", registry::known().join(", ")))?;
-            let i = p.plugins.len();
-            if plugin.as_pre_filter().is_some() {
-                p.pre_filter.push(i);
-            }
-            if plugin.as_filter().is_some() {
-                p.filter.push(i);
-            }
-            if plugin.as_post_filter().is_some() {
-                p.post_filter.push(i);
-            }
-            if plugin.as_queue_sort().is_some() {
-                if p.queue_sort != usize::MAX {
-                    return Err(format!(
-                        "only one QueueSort plugin may be enabled, but both {} and {name} are",
-                        p.plugins[p.queue_sort].name()
-                    ));
-                }
-                p.queue_sort = i;
-            }
-            if plugin.as_bind().is_some() && p.bind == usize::MAX {
-                p.bind = i;
-            }
-            if plugin.as_pre_score().is_some() && *weight > 0 {
-                p.pre_score.push(i);
-            }
-            if plugin.as_score().is_some() && *weight > 0 {
-                p.score.push((i, *weight));
-            }
-            if p.plugins.iter().any(|q| q.name() == plugin.name()) {
-                return Err(format!("plugin {name} is enabled twice"));
-            }
-            p.plugins.push(plugin);
+            p.add(plugin, *weight)?;
         }
         if p.queue_sort == usize::MAX {
             return Err("a profile needs a QueueSort plugin (PrioritySort)".into());
@@ -149,6 +118,51 @@ impl Profile {
             return Err("a profile needs a Bind plugin (DefaultBinder)".into());
         }
         Ok(p)
+    }
+
+    /// Appends a plugin with its score weight (0: not scored). `build` adds the registry's plugins this way; a
+    /// library user or a test can add a plugin of its own that is not in the registry.
+    pub fn add(&mut self, plugin: Box<dyn Plugin>, weight: i64) -> Result<(), String> {
+        let name = plugin.name();
+        if self.plugins.len() >= MAX_PLUGINS {
+            return Err(format!("a profile holds at most {MAX_PLUGINS} plugins"));
+        }
+        if self.plugins.iter().any(|q| q.name() == name) {
+            return Err(format!("plugin {name} is enabled twice"));
+        }
+        if plugin.as_queue_sort().is_some() && self.queue_sort != usize::MAX {
+            return Err(format!(
+                "only one QueueSort plugin may be enabled, but both {} and {name} are",
+                self.plugins[self.queue_sort].name()
+            ));
+        }
+        let i = self.plugins.len();
+        if plugin.as_pre_filter().is_some() {
+            self.pre_filter.push(i);
+        }
+        if plugin.as_filter().is_some() {
+            self.filter.push(i);
+        }
+        if plugin.as_post_filter().is_some() {
+            self.post_filter.push(i);
+        }
+        if plugin.as_queue_sort().is_some() {
+            self.queue_sort = i;
+        }
+        if plugin.as_reserve().is_some() {
+            self.reserve.push(i);
+        }
+        if plugin.as_bind().is_some() && self.bind == usize::MAX {
+            self.bind = i;
+        }
+        if plugin.as_pre_score().is_some() && weight > 0 {
+            self.pre_score.push(i);
+        }
+        if plugin.as_score().is_some() && weight > 0 {
+            self.score.push((i, weight));
+        }
+        self.plugins.push(plugin);
+        Ok(())
     }
 }
 
