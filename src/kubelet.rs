@@ -50,6 +50,40 @@ pub enum KubeletEvent {
     Stopped { pod: PodId, token: u32 },
     /// A node status update that may report newly pulled images (see [`Kubelet::report_images`]).
     ReportImages { token: u32 },
+    /// The image pull back-off after a failed pull ended: pull again.
+    RetryPull { pod: PodId, token: u32 },
+}
+
+/// The kubelet's connection to the control plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Online,
+    /// The kubelet process hangs: it does nothing (its timers wait) but its containers keep running.
+    Hung,
+    /// The node is cut off from the control plane: the kubelet works locally, its writes wait in an outbox.
+    Partitioned,
+}
+
+/// The image registry's health as the kubelets see it (fault injection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registry {
+    /// Pull times are multiplied by this / 1000.
+    pub slow_factor_milli: u32,
+    /// Pulls fail (`ErrImagePull`).
+    pub down: bool,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry { slow_factor_milli: 1000, down: false }
+    }
+}
+
+/// The kubelet's image pull back-off (`flowcontrol.NewBackOff(10s, 300s)` keyed by pod and image): 10 s after
+/// the first failure, doubling, at most 300 s.
+pub fn image_pull_backoff(failures: u32) -> SimDuration {
+    let base = SimDuration::from_secs(10);
+    base.saturating_mul(1u64 << failures.saturating_sub(1).min(20)).min(SimDuration::from_secs(300))
 }
 
 /// Upstream `nodestatus.Images` over the image manager's list: images named as the runtime reports them
@@ -95,6 +129,8 @@ struct KubePod {
     exit_code: i32,
     backoff: CrashLoopBackOff,
     holds_resources: bool,
+    /// Failed image pulls in a row (the image back-off).
+    pull_failures: u32,
 }
 
 /// One node's kubelet.
@@ -102,6 +138,12 @@ pub struct Kubelet {
     pub node_id: NodeId,
     node: Arc<Node>,
     pub alive: bool,
+    /// Whether the kubelet reaches the control plane (see [`Link`]).
+    pub link: Link,
+    /// Writes made while partitioned, sent in order when the network heals.
+    outbox: Vec<Request>,
+    /// Timers that fired while the kubelet hung, handled when it resumes.
+    deferred: Vec<KubeletEvent>,
     pods: Vec<KubePod>,
     /// Images on the node: name as the pod gives it, when it is (or will be) available, size in bytes.
     images: Vec<(Str, SimTime, u64)>,
@@ -128,6 +170,9 @@ impl Kubelet {
             node_id,
             node,
             alive: false,
+            link: Link::Online,
+            outbox: Vec::new(),
+            deferred: Vec::new(),
             pods: Vec::new(),
             images,
             pull_busy_until: SimTime::ZERO,
@@ -159,6 +204,20 @@ impl Kubelet {
         Client::Kubelet(self.node_id)
     }
 
+    /// Sends a write, or keeps it for later while the node is cut off.
+    fn send(&mut self, req: Request, ctx: &mut Ctx) {
+        if self.link == Link::Online {
+            ctx.api.submit(self.client(), req, false, ctx.now, ctx.queue);
+        } else {
+            self.outbox.push(req);
+        }
+    }
+
+    /// The pods whose containers are running, with their specs (targets of container faults).
+    pub fn running_pods(&self) -> impl Iterator<Item = (PodId, &Arc<PodSpec>)> {
+        self.pods.iter().filter(|p| p.phase == Phase::Running).map(|p| (p.id, &p.spec))
+    }
+
     fn at(&self, ctx: &mut Ctx, t: SimTime, ev: KubeletEvent) {
         ctx.queue.push(t, Event::Kubelet(self.node_id, ev));
     }
@@ -175,21 +234,103 @@ impl Kubelet {
     }
 
     /// The machine or the kubelet process died: containers are gone, heartbeats stop.
-    /// Returns the commit time of the last Lease renewal.
-    pub fn crash(&mut self, ctx: &mut Ctx) -> Option<SimTime> {
+    /// Returns the commit time of the last Lease renewal, or `None` when the kubelet was already not renewing
+    /// (hung or cut off: the node lifecycle controller already knows).
+    pub fn crash(&mut self, ctx: &mut Ctx) -> Option<Option<SimTime>> {
+        let was_online = self.alive && self.link == Link::Online;
         self.alive = false;
+        self.link = Link::Online;
+        self.outbox.clear();
+        self.deferred.clear();
         self.pods.clear();
         self.admitted = Resources::default();
         self.admitted_pods = 0;
         self.next_token = self.next_token.wrapping_add(1 << 16);
         self.image_report = None;
         ctx.api.disconnect_kubelet(self.node_id);
-        ctx.api.lease_stop(self.node_id, ctx.now)
+        let last = ctx.api.lease_stop(self.node_id, ctx.now);
+        was_online.then_some(last)
+    }
+
+    /// The kubelet hangs or the node loses the network (`link`): heartbeats stop and the watch closes; the
+    /// containers keep running. Returns the commit time of the last Lease renewal when the kubelet was online
+    /// (`None` when it was already cut off).
+    pub fn go_offline(&mut self, link: Link, ctx: &mut Ctx) -> Option<Option<SimTime>> {
+        debug_assert!(link != Link::Online);
+        let was = self.link;
+        self.link = link;
+        if was == Link::Online {
+            self.image_report = None;
+            ctx.api.disconnect_kubelet(self.node_id);
+            return Some(ctx.api.lease_stop(self.node_id, ctx.now));
+        }
+        if was == Link::Hung && link == Link::Partitioned {
+            // The process resumed but the network is still down: the timers it missed fire now.
+            for ev in std::mem::take(&mut self.deferred) {
+                self.at(ctx, ctx.now, ev);
+            }
+        }
+        None
+    }
+
+    /// The kubelet is back in touch with the control plane: the timers it missed while hung fire, the writes
+    /// it queued while cut off are sent in order, it renews its Lease and posts Ready, and it relists its pods.
+    /// Pods that vanished from the store meanwhile (force-deleted) have their containers killed.
+    pub fn reconnect(&mut self, ctx: &mut Ctx) {
+        if self.link == Link::Online || !self.alive {
+            self.link = Link::Online;
+            return;
+        }
+        self.link = Link::Online;
+        for ev in std::mem::take(&mut self.deferred) {
+            self.at(ctx, ctx.now, ev);
+        }
+        for req in std::mem::take(&mut self.outbox) {
+            ctx.api.submit(self.client(), req, false, ctx.now, ctx.queue);
+        }
+        let mut i = 0;
+        while i < self.pods.len() {
+            if ctx.api.etcd.pods.get(self.pods[i].id).is_none() {
+                self.release(i);
+                self.pods.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        self.status_origin = ctx.now;
+        ctx.api.lease_start(self.node_id, ctx.now);
+        let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True, rv: None };
+        ctx.api.submit(self.client(), ready, false, ctx.now, ctx.queue);
+        ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
+        self.schedule_image_report(ctx.now, ctx);
+    }
+
+    /// A container fault: the running containers of `pod` exit with `exit_code` (an OOM kill when `oom`), and
+    /// `restartPolicy` applies as for any exit. Returns false when the pod has no running container here.
+    pub fn kill_container(&mut self, pod: PodId, exit_code: i32, oom: bool, ctx: &mut Ctx) -> bool {
+        let Some(i) = self.find(pod) else { return false };
+        if self.pods[i].phase != Phase::Running || !self.alive || self.link == Link::Hung {
+            return false;
+        }
+        let reason = if oom { PodReason::OomKilled } else { PodReason::Error };
+        record!(
+            ctx.rec,
+            ctx.now,
+            ContainerKilled,
+            Pod,
+            &self.pods[i].spec.name,
+            &self.node.name,
+            "reason={} exit_code={exit_code}",
+            reason.as_str()
+        );
+        self.finish_run(i, true, exit_code, reason, ctx);
+        true
     }
 
     /// The kubelet starts again after a crash: it posts Ready, resumes heartbeats and relists its pods.
     pub fn restart(&mut self, ctx: &mut Ctx) {
         self.alive = true;
+        self.link = Link::Online;
         self.pull_busy_until = ctx.now;
         self.status_origin = ctx.now;
         ctx.api.lease_start(self.node_id, ctx.now);
@@ -236,7 +377,7 @@ impl Kubelet {
         }
         if state.deletion.is_some() {
             // Deleted while this kubelet was away: its containers are gone, finish the deletion.
-            ctx.api.submit(self.client(), Request::RemovePod { pod: id }, false, ctx.now, ctx.queue);
+            self.send(Request::RemovePod { pod: id }, ctx);
             return;
         }
         if state.phase == PodPhase::Running && spec.template.restart_policy == RestartPolicy::Never {
@@ -249,7 +390,7 @@ impl Kubelet {
                 finished_at: Some(ctx.now),
                 ..Default::default()
             };
-            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch, rv: None }, false, ctx.now, ctx.queue);
+            self.send(Request::PodStatus { pod: id, patch, rv: None }, ctx);
             return;
         }
         // Admission (the kubelet's predicate admit handler): the pod must fit next to the admitted pods.
@@ -274,7 +415,7 @@ impl Kubelet {
                 finished_at: Some(ctx.now),
                 ..Default::default()
             };
-            ctx.api.submit(self.client(), Request::PodStatus { pod: id, patch, rv: None }, false, ctx.now, ctx.queue);
+            self.send(Request::PodStatus { pod: id, patch, rv: None }, ctx);
             return;
         }
         self.admitted.add(req);
@@ -291,6 +432,7 @@ impl Kubelet {
             exit_code: 0,
             backoff: CrashLoopBackOff::default(),
             holds_resources: true,
+            pull_failures: 0,
         });
         let i = self.pods.len() - 1;
         self.pull_images(i, ctx);
@@ -301,19 +443,51 @@ impl Kubelet {
         let timings = ctx.api.timings().clone();
         let mut ready = ctx.now;
         let images: Vec<Str> = self.pods[i].spec.template.images().cloned().collect();
-        for image in images {
+        let have = |kubelet: &Kubelet, image: &Str| {
             // `nginx` and `nginx:latest` are the same image to the runtime.
-            let normalized = crate::model::pod::normalized_image_name(&image);
-            let available = match self
+            let normalized = crate::model::pod::normalized_image_name(image);
+            kubelet
                 .images
                 .iter()
-                .find(|(name, _, _)| *name == image || crate::model::pod::normalized_image_name(name) == normalized)
-            {
-                Some((_, at, _)) => *at,
+                .find(|(name, _, _)| name == image || crate::model::pod::normalized_image_name(name) == normalized)
+                .map(|(_, at, _)| *at)
+        };
+        if ctx.registry.down
+            && let Some(missing) = images.iter().find(|image| have(self, image).is_none())
+        {
+            // ErrImagePull, then ImagePullBackOff: the pod worker pulls again once the back-off has passed.
+            let token = self.token();
+            let p = &mut self.pods[i];
+            p.pull_failures += 1;
+            p.phase = Phase::Pulling;
+            p.token = token;
+            let backoff = image_pull_backoff(p.pull_failures);
+            let (pod, name) = (p.id, p.spec.name.clone());
+            record!(
+                ctx.rec,
+                ctx.now,
+                ImagePullBackOff,
+                Pod,
+                &name,
+                &self.node.name,
+                "image={missing} backoff_s={}",
+                Secs(backoff.micros())
+            );
+            self.at(ctx, ctx.now.add(backoff), KubeletEvent::RetryPull { pod, token });
+            return;
+        }
+        for image in images {
+            let available = match have(self, &image) {
+                Some(at) => at,
                 None => {
                     let size = ctx.image_size(&image);
                     let start = self.pull_busy_until.max(ready);
-                    let done = start.add(timings.image_pull_time(size));
+                    let pull = timings.image_pull_time(size);
+                    // A slow registry stretches pulls that start while it is slow.
+                    let pull = SimDuration(
+                        (u128::from(pull.micros()) * u128::from(ctx.registry.slow_factor_milli) / 1000) as u64,
+                    );
+                    let done = start.add(pull);
                     self.pull_busy_until = done;
                     self.images.push((image, done, size));
                     let report = self.report_time(done, &timings);
@@ -327,6 +501,7 @@ impl Kubelet {
         let p = &mut self.pods[i];
         p.phase = Phase::Pulling;
         p.token = token;
+        p.pull_failures = 0;
         let pod = p.id;
         self.at(ctx, ready, KubeletEvent::ImagesReady { pod, token });
     }
@@ -362,7 +537,7 @@ impl Kubelet {
         if images != self.reported_images {
             self.reported_images = images.clone();
             let req = Request::NodeImages { node: self.node_id, images };
-            ctx.api.submit(self.client(), req, false, ctx.now, ctx.queue);
+            self.send(req, ctx);
         }
         let timings = ctx.api.timings().clone();
         let next =
@@ -374,6 +549,10 @@ impl Kubelet {
 
     pub fn handle(&mut self, ev: KubeletEvent, ctx: &mut Ctx) {
         if !self.alive {
+            return;
+        }
+        if self.link == Link::Hung {
+            self.deferred.push(ev);
             return;
         }
         let (pod, token) = match ev {
@@ -388,7 +567,8 @@ impl Kubelet {
             | KubeletEvent::Ready { pod, token }
             | KubeletEvent::Exited { pod, token }
             | KubeletEvent::Restart { pod, token }
-            | KubeletEvent::Stopped { pod, token } => (pod, token),
+            | KubeletEvent::Stopped { pod, token }
+            | KubeletEvent::RetryPull { pod, token } => (pod, token),
         };
         let Some(i) = self.find(pod) else { return };
         if self.pods[i].token != token {
@@ -400,14 +580,15 @@ impl Kubelet {
             KubeletEvent::Started { .. } => self.started(i, ctx),
             KubeletEvent::Ready { .. } => {
                 let patch = PodStatusPatch { ready: Some(true), ..Default::default() };
-                ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
+                self.send(Request::PodStatus { pod, patch, rv: None }, ctx);
             }
             KubeletEvent::Exited { .. } => self.exited(i, ctx),
+            KubeletEvent::RetryPull { .. } => self.pull_images(i, ctx),
             KubeletEvent::ReportImages { .. } => {}
             KubeletEvent::Stopped { .. } => {
                 self.pods[i].phase = Phase::Done;
                 self.release(i);
-                ctx.api.submit(self.client(), Request::RemovePod { pod }, false, ctx.now, ctx.queue);
+                self.send(Request::RemovePod { pod }, ctx);
             }
         }
     }
@@ -469,7 +650,7 @@ impl Kubelet {
                 Some(dist.sample(&mut rng))
             }
         };
-        ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
+        self.send(Request::PodStatus { pod, patch, rv: None }, ctx);
         if readiness_delay > SimDuration::ZERO {
             // Same token as the exit: an exit before the delay makes this timer stale.
             self.at(ctx, ctx.now.add(readiness_delay), KubeletEvent::Ready { pod, token });
@@ -480,12 +661,17 @@ impl Kubelet {
     }
 
     fn exited(&mut self, i: usize, ctx: &mut Ctx) {
-        let seed = self.seed;
-        let p = &mut self.pods[i];
+        let p = &self.pods[i];
         let exit = p.spec.template.exit;
-        let mut rng = SimRng::keyed(seed, Stream::Workload, p.spec.rng_key ^ (u64::from(p.runs) << 48));
+        let mut rng = SimRng::keyed(self.seed, Stream::Workload, p.spec.rng_key ^ (u64::from(p.runs) << 48));
         let failed = rng.chance(exit.failure_probability);
         let exit_code = if failed { exit.failure_exit_code } else { 0 };
+        self.finish_run(i, failed, exit_code, PodReason::Error, ctx);
+    }
+
+    /// A run ended (by itself or killed): a terminal phase, or CrashLoopBackOff then a restart.
+    fn finish_run(&mut self, i: usize, failed: bool, exit_code: i32, reason: PodReason, ctx: &mut Ctx) {
+        let p = &mut self.pods[i];
         // `getPhase`: Always restarts every exit, OnFailure only failed ones, Never none.
         let restart = match p.spec.template.restart_policy {
             RestartPolicy::Always => true,
@@ -499,12 +685,12 @@ impl Kubelet {
             let patch = PodStatusPatch {
                 phase: Some(phase),
                 ready: Some(false),
-                reason: failed.then_some(PodReason::Error),
+                reason: failed.then_some(reason),
                 exit_code: Some(exit_code),
                 finished_at: Some(ctx.now),
                 ..Default::default()
             };
-            ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
+            self.send(Request::PodStatus { pod, patch, rv: None }, ctx);
             self.release(i);
             return;
         }
@@ -513,10 +699,10 @@ impl Kubelet {
         p.exit_code = exit_code;
         p.phase = Phase::BackingOff;
         let restart_at = p.backoff.restart_at(ctx.now);
-        let patch = PodStatusPatch { ready: Some(false), exit_code: Some(exit_code), ..Default::default() };
-        ctx.api.submit(self.client(), Request::PodStatus { pod, patch, rv: None }, false, ctx.now, ctx.queue);
         let token = self.token();
         self.pods[i].token = token;
+        let patch = PodStatusPatch { ready: Some(false), exit_code: Some(exit_code), ..Default::default() };
+        self.send(Request::PodStatus { pod, patch, rv: None }, ctx);
         self.at(ctx, restart_at, KubeletEvent::Restart { pod, token });
     }
 

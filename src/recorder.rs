@@ -31,6 +31,10 @@ pub enum EventType {
     PodNominated,
     // Pods (written by the kubelet, like the events it posts upstream).
     ContainerRestarted,
+    /// A container fault killed a running container (detail: reason, exit code).
+    ContainerKilled,
+    /// An image pull failed (registry down); the kubelet retries after the back-off in the detail.
+    ImagePullBackOff,
     // Nodes.
     NodeAdded,
     NodeReady,
@@ -75,6 +79,8 @@ impl EventType {
             EventType::PodPreempted => "PodPreempted",
             EventType::PodNominated => "PodNominated",
             EventType::ContainerRestarted => "ContainerRestarted",
+            EventType::ContainerKilled => "ContainerKilled",
+            EventType::ImagePullBackOff => "ImagePullBackOff",
             EventType::NodeAdded => "NodeAdded",
             EventType::NodeReady => "NodeReady",
             EventType::NodeNotReady => "NodeNotReady",

@@ -13,10 +13,11 @@
 use crate::apiserver::{ApiServer, Client, ReqId, WatcherId};
 use crate::controllers::{ControllerManager, CtrlEvent};
 use crate::engine::EventQueue;
-use crate::faults::{FaultEvent, FaultSpec, FaultVerb};
+use crate::faults::runtime::FaultRuntime;
+use crate::faults::{FaultEvent, FaultSpec};
+use crate::kubelet::Registry;
 use crate::kubelet::{Kubelet, KubeletEvent};
 use crate::model::{Node, NodeId, PodPhase, Str};
-use crate::record;
 use crate::recorder::{EventSink, Recorder};
 use crate::rng::{SimRng, Stream};
 use crate::scheduler::profile::ProfileConfig;
@@ -54,6 +55,8 @@ pub struct Ctx<'a> {
     pub api: &'a mut ApiServer,
     pub rec: &'a mut Recorder,
     pub images: &'a BTreeMap<Str, u64>,
+    /// The image registry's health (fault injection).
+    pub registry: crate::kubelet::Registry,
 }
 
 impl Ctx<'_> {
@@ -114,6 +117,10 @@ pub struct Sim {
     driver: Driver,
     /// Nodes made so far per pool (the next scale-up index).
     pool_sizes: Vec<u32>,
+    /// Fault injection state.
+    pub faults: FaultRuntime,
+    /// The image registry's health.
+    registry: Registry,
     pub rec: Recorder,
     now: SimTime,
     end: SimTime,
@@ -134,6 +141,8 @@ impl Sim {
             }
         }
         let pool_sizes = cfg.pools.iter().map(|p| p.count).collect();
+        let node_pools = cfg.pools.iter().enumerate().flat_map(|(i, p)| std::iter::repeat_n(i as u32, p.count as usize));
+        let faults = FaultRuntime::new(seed, node_pools);
         let cm = ControllerManager::new(&cfg.timings);
         let driver = Driver::new(cfg.workloads.clone(), seed);
         let end = SimTime::ZERO.add(cfg.duration);
@@ -145,6 +154,8 @@ impl Sim {
             cm,
             driver,
             pool_sizes,
+            faults,
+            registry: Registry::default(),
             rec: Recorder::new(sink),
             now: SimTime::ZERO,
             end,
@@ -160,8 +171,8 @@ impl Sim {
         self.queue.push(self.end, Event::End);
         let cfg = self.cfg.clone();
         let interval = cfg.timings.lease_renew_interval;
-        let Sim { queue, api, rec, kubelets, driver, .. } = self;
-        let mut ctx = Ctx { now: SimTime::ZERO, queue, api, rec, images: &cfg.images };
+        let Sim { queue, api, rec, kubelets, driver, registry, .. } = self;
+        let mut ctx = Ctx { now: SimTime::ZERO, queue, api, rec, images: &cfg.images, registry: *registry };
         for k in kubelets.iter_mut() {
             // A seeded heartbeat phase per node: kubelets did not all start at the same instant.
             let phase =
@@ -169,9 +180,7 @@ impl Sim {
             k.boot(&mut ctx, SimDuration(phase));
         }
         driver.start(&mut ctx);
-        for (i, f) in cfg.faults.iter().enumerate() {
-            ctx.queue.push(f.at, Event::Fault(FaultEvent::Inject(i as u32)));
-        }
+        crate::faults::apply::boot(&cfg, &mut ctx);
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -208,7 +217,8 @@ impl Sim {
         self.now = t;
         self.events_processed += 1;
         let cfg = self.cfg.clone();
-        let Sim { queue, api, rec, scheduler, kubelets, cm, driver, pool_sizes, .. } = self;
+        let Sim { queue, api, rec, scheduler, kubelets, cm, driver, pool_sizes, faults, registry, .. } = self;
+        let reg = *registry;
         match ev {
             Event::End => {
                 self.finished = true;
@@ -218,7 +228,7 @@ impl Sim {
             Event::ApiRetry(id) => api.retry(id, t, queue),
             Event::ApiResponse(id) => {
                 let Some(resp) = api.take_response(id) else { return true };
-                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
+                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg };
                 match resp.client {
                     Client::Scheduler => scheduler.on_response(resp, &mut ctx),
                     Client::Controller(ctl) => cm.on_response(ctl, resp, &mut ctx),
@@ -227,8 +237,8 @@ impl Sim {
                 }
             }
             Event::Watch(w) => {
-                let Some((client, change)) = api.take_watch(w) else { return true };
-                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
+                let Some((client, change)) = api.take_watch(w, t, queue) else { return true };
+                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg };
                 match client {
                     Client::Scheduler => scheduler.on_change(&change, &mut ctx),
                     Client::Controller(_) => cm.on_change(&change, &mut ctx),
@@ -240,17 +250,27 @@ impl Sim {
                     Client::User => {}
                 }
             }
-            Event::Scheduler(e) => scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
+            Event::Scheduler(e) => scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
             Event::Kubelet(n, e) => {
                 if let Some(k) = kubelets.get_mut(n.index()) {
-                    k.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images });
+                    k.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg });
                 }
             }
-            Event::Controller(e) => cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
-            Event::Driver(e) => driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images }),
+            Event::Controller(e) => cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
+            Event::Driver(e) => driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
             Event::Fault(e) => {
-                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images };
-                fault(&cfg, e, kubelets, pool_sizes, cm, &mut ctx);
+                let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg };
+                let mut world = crate::faults::apply::World {
+                    cfg: &cfg,
+                    kubelets,
+                    cm,
+                    scheduler,
+                    driver,
+                    pool_sizes,
+                    registry,
+                    rt: faults,
+                };
+                crate::faults::apply::handle(&mut world, e, &mut ctx);
             }
         }
         true
@@ -273,71 +293,5 @@ impl Sim {
     /// Pending events in the queue.
     pub fn queue_len(&self) -> usize {
         self.queue.len()
-    }
-}
-
-fn fault(
-    cfg: &SimConfig,
-    ev: FaultEvent,
-    kubelets: &mut Vec<Kubelet>,
-    pool_sizes: &mut [u32],
-    cm: &mut ControllerManager,
-    ctx: &mut Ctx,
-) {
-    let (idx, inject) = match ev {
-        FaultEvent::Inject(i) => (i, true),
-        FaultEvent::Heal(i) => (i, false),
-    };
-    let Some(spec) = cfg.faults.get(idx as usize) else { return };
-    let verb = spec.verb.as_str();
-    let targets: Vec<&str> =
-        spec.nodes.iter().filter_map(|n| kubelets.get(n.index())).map(|k| &*k.node().name).collect();
-    let targets = if targets.is_empty() { "etcd".to_string() } else { targets.join(" ") };
-    let duration =
-        spec.duration.map(|d| format!(" duration_s={}", crate::time::format_secs(d.micros()))).unwrap_or_default();
-    if inject {
-        record!(ctx.rec, ctx.now, FaultInjected, Fault, verb, "", "verb={verb} targets={targets}{duration}");
-    } else {
-        record!(ctx.rec, ctx.now, FaultHealed, Fault, verb, "", "verb={verb} targets={targets}");
-    }
-    match spec.verb {
-        FaultVerb::NodeCrash => {
-            for node in &spec.nodes {
-                let Some(k) = kubelets.get_mut(node.index()) else { continue };
-                let name = k.node().name.clone();
-                if inject && k.alive {
-                    let last = k.crash(ctx);
-                    record!(ctx.rec, ctx.now, NodeFailed, Node, &name, &name, "verb={verb}");
-                    cm.lease_stopped(*node, last, ctx);
-                } else if !inject && !k.alive {
-                    k.restart(ctx);
-                    record!(ctx.rec, ctx.now, NodeRecovered, Node, &name, &name, "verb={verb}");
-                }
-            }
-        }
-        FaultVerb::EtcdUnavailable => {
-            ctx.api.etcd.health.unavailable_until =
-                if inject { Some(spec.duration.map_or(SimTime::MAX, |d| ctx.now.add(d))) } else { None };
-        }
-        FaultVerb::EtcdSlow { extra_latency } => {
-            ctx.api.etcd.health.extra_write_latency = if inject { extra_latency } else { SimDuration::ZERO };
-        }
-        FaultVerb::AddNodes { pool, count } => {
-            // New machines boot and their kubelets register, continuing the pool's indexes.
-            let p = &cfg.pools[pool as usize];
-            let interval = cfg.timings.lease_renew_interval;
-            for _ in 0..count {
-                let id = NodeId(kubelets.len() as u32);
-                let index = pool_sizes[pool as usize];
-                pool_sizes[pool as usize] += 1;
-                let mut k = Kubelet::new(id, Arc::new(p.node(index)), cfg.seed);
-                let phase = SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(id.0)).below(interval.micros().max(1));
-                k.boot(ctx, SimDuration(phase));
-                kubelets.push(k);
-            }
-        }
-    }
-    if inject && let Some(d) = spec.duration {
-        ctx.queue.push(ctx.now.add(d), Event::Fault(FaultEvent::Heal(idx)));
     }
 }

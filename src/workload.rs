@@ -148,8 +148,13 @@ impl Driver {
         Driver { workloads, arrival_rngs, arrival_counts, drains: Vec::new() }
     }
 
+    /// True when the last drain of `node` had every eviction accepted (or none was started).
+    pub fn drain_finished(&self, node: NodeId) -> bool {
+        self.drains.iter().rev().find(|(n, _)| *n == node).is_none_or(|(_, left)| *left == 0)
+    }
+
     /// `kubectl drain`: cordon the node, then evict its pods (not DaemonSet pods, not finished ones).
-    fn drain(&mut self, node: NodeId, ctx: &mut Ctx) {
+    pub fn drain(&mut self, node: NodeId, ctx: &mut Ctx) {
         ctx.api.submit(Client::User, Request::Cordon { node, unschedulable: true }, false, ctx.now, ctx.queue);
         let drain = self.drains.len() as u32;
         let pods: Vec<PodId> = ctx.api.list_pods_on_node(node, |spec, state| {

@@ -253,13 +253,15 @@ pub enum ApiError {
     Conflict(String),
     /// etcd did not answer within the request timeout.
     Timeout,
+    /// The apiserver refused the connection (it is down).
+    Unavailable,
     /// `429 Too Many Requests`: an eviction that would violate a PodDisruptionBudget.
     TooManyRequests(String),
 }
 
 impl ApiError {
     fn is_transient(&self) -> bool {
-        matches!(self, ApiError::Timeout)
+        matches!(self, ApiError::Timeout | ApiError::Unavailable)
     }
 }
 
@@ -297,6 +299,8 @@ pub struct ApiStats {
     pub retries: u64,
     /// Requests that timed out waiting for etcd.
     pub timeouts: u64,
+    /// Attempts refused because the apiserver was down.
+    pub refused: u64,
     /// Total time requests waited in client rate limiters, in microseconds.
     pub throttled_us: u64,
     /// Watchers that had to relist because their resume revision was gone.
@@ -322,6 +326,22 @@ pub struct WatcherId(pub u32);
 const SCHEDULER_WATCHER: WatcherId = WatcherId(0);
 const CONTROLLER_MANAGER_WATCHER: WatcherId = WatcherId(1);
 
+/// The apiserver's health, set by fault injection (`apiserver-slow`, `apiserver-unavailable`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiHealth {
+    /// Added to every request's way to the apiserver while set.
+    pub extra_latency: SimDuration,
+    /// The apiserver refuses connections until this time (`SimTime::MAX`: until healed): requests fail at once
+    /// and are retried by their clients, watch streams deliver nothing.
+    pub unavailable_until: Option<SimTime>,
+}
+
+impl ApiHealth {
+    pub fn available(&self, now: SimTime) -> bool {
+        self.unavailable_until.is_none_or(|t| now >= t)
+    }
+}
+
 /// Virtual node Lease state. Lease renewals are not materialised as writes (see [`ApiServer::lease_start`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LeaseState {
@@ -333,6 +353,8 @@ pub struct LeaseState {
 /// The apiserver with its etcd.
 pub struct ApiServer {
     pub etcd: Etcd,
+    /// The apiserver's own health, set by fault injection.
+    pub health: ApiHealth,
     in_flight: SlotMap<ReqId, InFlight>,
     responses: SlotMap<ReqId, Response>,
     watchers: Vec<Watcher>,
@@ -360,6 +382,7 @@ impl ApiServer {
         };
         ApiServer {
             etcd: Etcd::with_history(timings.watch_cache_capacity, timings.etcd_compaction_interval),
+            health: ApiHealth::default(),
             in_flight: SlotMap::with_key(),
             responses: SlotMap::with_key(),
             watchers: vec![
@@ -417,7 +440,7 @@ impl ApiServer {
     ) {
         let send = self.limiters.reserve(client, now);
         self.stats.throttled_us += send.micros() - now.micros();
-        let arrival = send.add(self.timings.api_request_latency);
+        let arrival = send.add(self.timings.api_request_latency).add(self.health.extra_latency);
         let id =
             self.in_flight.insert(InFlight { client, request, notify, tag, attempt: 0, arrival, times_out: false });
         q.push(arrival.add(self.etcd_latency()), Event::ApiCommit(id));
@@ -437,7 +460,7 @@ impl ApiServer {
         let client = f.client;
         let send = self.limiters.reserve(client, now);
         self.stats.throttled_us += send.micros() - now.micros();
-        let arrival = send.add(self.timings.api_request_latency);
+        let arrival = send.add(self.timings.api_request_latency).add(self.health.extra_latency);
         let latency = self.etcd_latency();
         if let Some(f) = self.in_flight.get_mut(id) {
             f.arrival = arrival;
@@ -451,8 +474,13 @@ impl ApiServer {
         self.responses.remove(id)
     }
 
-    /// Takes the next change of a watcher's stream (called when its [`Event::Watch`] fires).
-    pub fn take_watch(&mut self, w: WatcherId) -> Option<(Client, Change)> {
+    /// Takes the next change of a watcher's stream (called when its [`Event::Watch`] fires). While the apiserver
+    /// is down nothing is delivered: the event is put off until it is back (the stream resumes where it was).
+    pub fn take_watch(&mut self, w: WatcherId, now: SimTime, q: &mut EventQueue<Event>) -> Option<(Client, Change)> {
+        if !self.health.available(now) {
+            q.push(self.health.unavailable_until.unwrap_or(SimTime::MAX), Event::Watch(w));
+            return None;
+        }
         let watcher = self.watchers.get_mut(w.0 as usize)?;
         let change = watcher.queue.pop_front()?;
         Some((watcher.client, change))
@@ -464,8 +492,13 @@ impl ApiServer {
         let timeout = self.timings.api_request_timeout;
         let back = self.etcd.health.unavailable_until.unwrap_or(SimTime::MAX);
         let available = self.etcd.available(now);
+        let api_up = self.health.available(f_arrival(&self.in_flight, id));
         let Some(f) = self.in_flight.get_mut(id) else { return };
-        let result = if f.times_out {
+        let result = if !api_up {
+            // Connection refused: the request never reached the apiserver (hence no etcd write).
+            self.stats.refused += 1;
+            Err(ApiError::Unavailable)
+        } else if f.times_out {
             self.stats.timeouts += 1;
             Err(ApiError::Timeout)
         } else if available {
@@ -729,6 +762,11 @@ impl ApiServer {
     }
 }
 
+/// When request `id`'s current attempt reaches the apiserver.
+fn f_arrival(in_flight: &SlotMap<ReqId, InFlight>, id: ReqId) -> SimTime {
+    in_flight.get(id).map_or(SimTime::ZERO, |f| f.arrival)
+}
+
 /// A 5-character suffix from the apiserver's alphabet (consonants and digits without look-alikes).
 fn name_suffix(rng: &mut SimRng) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -845,7 +883,7 @@ mod tests {
         let now = h.q.now();
         assert!(h.api.resume_watch(w, now, &mut h.q), "the missed changes are still in the cache");
         let mut seen = Vec::new();
-        while let Some((_, change)) = h.api.take_watch(w) {
+        while let Some((_, change)) = h.api.take_watch(w, now, &mut h.q) {
             if let Change::Pod { spec, .. } = change {
                 seen.push(spec.name.to_string());
             }
@@ -864,7 +902,7 @@ mod tests {
         let now = h.q.now();
         assert!(!h.api.resume_watch(w, now, &mut h.q), "5 changes missed, 3 kept: the watcher must relist");
         assert_eq!(h.api.stats.relists, 1);
-        assert!(h.api.take_watch(w).is_none(), "nothing replayed");
+        assert!(h.api.take_watch(w, now, &mut h.q).is_none(), "nothing replayed");
     }
 
     #[test]

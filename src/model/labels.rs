@@ -1,6 +1,6 @@
 //! Labels, label selectors (ReplicaSets, topology spread, affinity) and node selector terms (node affinity).
 
-use super::Str;
+use super::{Str, s};
 
 /// A set of labels, sorted by key for binary search and deterministic iteration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -279,5 +279,122 @@ mod tests {
         assert!(req("gen", NodeSelectorOp::Lt, "6").matches(&l));
         assert!(!req("name", NodeSelectorOp::Lt, "6").matches(&l));
         assert!(!req("missing", NodeSelectorOp::Gt, "0").matches(&l));
+    }
+}
+
+/// Parses a label selector in `kubectl -l` syntax: comma-separated requirements `key=value`, `key==value`,
+/// `key!=value`, `key in (a,b)`, `key notin (a,b)`, `key` (exists) and `!key` (does not exist). As upstream's
+/// `labels.Parse`, `key!=value` and `notin` also match objects without the key. The error says what was expected.
+pub fn parse_label_selector(text: &str) -> Result<LabelSelector, String> {
+    let mut sel = LabelSelector::default();
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("an empty selector; expected e.g. \"topology.kubernetes.io/zone=zone-a\"".into());
+    }
+    let valid_key = |k: &str| {
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    };
+    let valid_value = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    while !rest.is_empty() {
+        // One requirement runs to the next comma outside parentheses.
+        let mut depth = 0i32;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                c == ',' && depth == 0
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let req = rest[..end].trim();
+        rest = if end < rest.len() { rest[end + 1..].trim_start() } else { "" };
+        if req.is_empty() {
+            return Err(format!("an empty requirement in {text:?}"));
+        }
+        let set_op = |words: &[&str]| -> Option<(SelectorOp, usize)> {
+            match words.get(1).map(|w| w.to_ascii_lowercase()) {
+                Some(w) if w == "in" => Some((SelectorOp::In, 2)),
+                Some(w) if w == "notin" => Some((SelectorOp::NotIn, 5)),
+                _ => None,
+            }
+        };
+        let words: Vec<&str> = req.split_whitespace().collect();
+        if let Some(key) = req.strip_prefix('!') {
+            let key = key.trim();
+            if !valid_key(key) {
+                return Err(format!("{req:?}: expected `!key` with a label key"));
+            }
+            sel.match_expressions.push(SelectorRequirement { key: s(key), op: SelectorOp::DoesNotExist, values: vec![] });
+        } else if let Some((op, _)) = set_op(&words) {
+            let key = words[0];
+            let open = req.find('(').ok_or_else(|| format!("{req:?}: expected a value list in parentheses"))?;
+            let close = req.rfind(')').filter(|c| *c > open && req[c + 1..].trim().is_empty());
+            let close = close.ok_or_else(|| format!("{req:?}: expected `)` at the end of the value list"))?;
+            let values: Vec<Str> = req[open + 1..close].split(',').map(|v| s(v.trim())).collect();
+            if !valid_key(key) || values.iter().any(|v| v.is_empty() || !valid_value(v)) {
+                return Err(format!("{req:?}: expected `key in (v1,v2)` with a label key and non-empty values"));
+            }
+            sel.match_expressions.push(SelectorRequirement { key: s(key), op, values });
+        } else if let Some((key, value)) = req.split_once("!=") {
+            let (key, value) = (key.trim(), value.trim());
+            if !valid_key(key) || !valid_value(value) {
+                return Err(format!("{req:?}: expected `key!=value`"));
+            }
+            sel.match_expressions.push(SelectorRequirement { key: s(key), op: SelectorOp::NotIn, values: vec![s(value)] });
+        } else if let Some((key, value)) = req.split_once('=') {
+            let value = value.strip_prefix('=').unwrap_or(value);
+            let (key, value) = (key.trim(), value.trim());
+            if !valid_key(key) || !valid_value(value) {
+                return Err(format!("{req:?}: expected `key=value`"));
+            }
+            sel.match_labels.insert(s(key), s(value));
+        } else if valid_key(req) {
+            sel.match_expressions.push(SelectorRequirement { key: s(req), op: SelectorOp::Exists, values: vec![] });
+        } else {
+            return Err(format!(
+                "{req:?}: expected `key=value`, `key!=value`, `key in (a,b)`, `key notin (a,b)`, `key` or `!key`"
+            ));
+        }
+    }
+    Ok(sel)
+}
+
+#[cfg(test)]
+mod selector_parse_tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().map(|(k, v)| (s(k), s(v))))
+    }
+
+    #[test]
+    fn parses_kubectl_selector_syntax() {
+        let cases: &[(&str, &[(&str, &str)], bool)] = &[
+            ("zone=a", &[("zone", "a")], true),
+            ("zone==a", &[("zone", "b")], false),
+            ("zone!=a", &[("pool", "x")], true),
+            ("zone!=a", &[("zone", "a")], false),
+            ("zone in (a, b),pool=x", &[("zone", "b"), ("pool", "x")], true),
+            ("zone in (a,b),pool=x", &[("zone", "c"), ("pool", "x")], false),
+            ("zone notin (a,b)", &[("zone", "c")], true),
+            ("gpu", &[("gpu", "")], true),
+            ("!gpu", &[("gpu", "")], false),
+            ("!gpu, topology.kubernetes.io/zone=z1", &[("topology.kubernetes.io/zone", "z1")], true),
+        ];
+        for (text, l, want) in cases {
+            let sel = parse_label_selector(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(sel.matches(&labels(l)), *want, "{text} on {l:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_junk_with_a_reason() {
+        for bad in ["", "a=b,,c", "zone in a,b", "zone in (a,", "=x", "a b c", "zone in (a,) "] {
+            let err = parse_label_selector(bad).expect_err(bad);
+            assert!(err.contains("expected") || err.contains("empty"), "{bad}: {err}");
+        }
     }
 }

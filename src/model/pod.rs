@@ -264,6 +264,8 @@ pub enum PodReason {
     OutOfExtended,
     /// Containers exited; the pod finished with an error.
     Error,
+    /// A container was killed for exceeding its memory limit (exit code 137).
+    OomKilled,
     /// Removed by the pod garbage collector.
     GarbageCollected,
 }
@@ -281,6 +283,7 @@ impl PodReason {
             PodReason::OutOfPods => "OutOfpods",
             PodReason::OutOfExtended => "OutOfExtendedResource",
             PodReason::Error => "Error",
+            PodReason::OomKilled => "OOMKilled",
             PodReason::GarbageCollected => "PodGC",
         }
     }

@@ -6,7 +6,6 @@ use super::diag::Diagnostic;
 use super::limits;
 use super::schema::{self, QuantityText, Sp};
 use crate::apiserver::PriorityClass;
-use crate::faults::{FaultSpec, FaultVerb};
 use crate::model::node::{REGION_LABEL, ZONE_LABEL};
 use crate::model::workload::{IntOrPercent, RollingUpdate};
 use crate::model::{
@@ -30,6 +29,7 @@ use std::sync::Arc;
 pub const POOL_LABEL: &str = "kubesim.io/pool";
 
 mod constraints;
+mod faults;
 mod profiles;
 
 pub struct Compiler<'a> {
@@ -514,11 +514,21 @@ impl<'a> Compiler<'a> {
     }
 
     fn run_model(&mut self, run: &Sp<schema::RunEntry>) -> Option<RunModel> {
-        let r = run.get_ref();
+        self.dist_entry(run.get_ref(), run.span(), "run")
+    }
+
+    /// A duration distribution table (`run`, or a fault's `duration`/`every`); `what` names it in errors.
+    pub(super) fn dist_entry(
+        &mut self,
+        r: &schema::RunEntry,
+        span: std::ops::Range<usize>,
+        what: &str,
+    ) -> Option<RunModel> {
+        let run = Sp::new(span, ());
         let need = |c: &mut Compiler, v: &Option<Sp<String>>, field: &str| -> Option<SimDuration> {
             match v {
                 Some(v) => c.duration(v),
-                None => c.err(r.dist.span(), format!("run.dist = {:?} needs `{field}`", r.dist.get_ref())),
+                None => c.err(r.dist.span(), format!("{what}.dist = {:?} needs `{field}`", r.dist.get_ref())),
             }
         };
         let dist = match r.dist.get_ref().as_str() {
@@ -527,14 +537,14 @@ impl<'a> Compiler<'a> {
             "exponential" => {
                 let mean = need(self, &r.mean, "mean")?;
                 if mean == SimDuration::ZERO {
-                    return self.err(run.span(), "run.mean must be positive");
+                    return self.err(run.span(), format!("{what}.mean must be positive"));
                 }
                 Dist::Exponential { mean_s: mean.as_secs_f64() }
             }
             "uniform" => {
                 let (min, max) = (need(self, &r.min, "min")?, need(self, &r.max, "max")?);
                 if min > max {
-                    return self.err(run.span(), "run.min must not exceed run.max");
+                    return self.err(run.span(), format!("{what}.min must not exceed {what}.max"));
                 }
                 Dist::Uniform { min, max }
             }
@@ -542,18 +552,18 @@ impl<'a> Compiler<'a> {
                 let median = need(self, &r.median, "median")?;
                 let sigma = match &r.sigma {
                     Some(s) if *s.get_ref() >= 0.0 && s.get_ref().is_finite() && *s.get_ref() <= 10.0 => *s.get_ref(),
-                    Some(s) => return self.err(s.span(), "run.sigma must be between 0 and 10"),
-                    None => return self.err(r.dist.span(), "run.dist = \"lognormal\" needs `sigma`"),
+                    Some(s) => return self.err(s.span(), format!("{what}.sigma must be between 0 and 10")),
+                    None => return self.err(r.dist.span(), format!("{what}.dist = \"lognormal\" needs `sigma`")),
                 };
                 Dist::LogNormal { median_s: median.as_secs_f64(), sigma }
             }
             "empirical" => {
                 let Some(values) = &r.values else {
-                    return self.err(r.dist.span(), "run.dist = \"empirical\" needs `values`");
+                    return self.err(r.dist.span(), format!("{what}.dist = \"empirical\" needs `values`"));
                 };
                 if values.is_empty() || values.len() > limits::MAX_EMPIRICAL_VALUES {
                     return self
-                        .err(run.span(), format!("run.values needs 1 to {} durations", limits::MAX_EMPIRICAL_VALUES));
+                        .err(run.span(), format!("{what}.values needs 1 to {} durations", limits::MAX_EMPIRICAL_VALUES));
                 }
                 let parsed: Vec<SimDuration> = values.iter().filter_map(|v| self.duration(v)).collect();
                 if parsed.len() != values.len() {
@@ -565,7 +575,7 @@ impl<'a> Compiler<'a> {
                 return self.err(
                     r.dist.span(),
                     format!(
-                        "unknown run.dist {other:?}; expected \"forever\", \"fixed\", \"exponential\", \"uniform\", \
+                        "unknown {what}.dist {other:?}; expected \"forever\", \"fixed\", \"exponential\", \"uniform\", \
                          \"lognormal\" or \"empirical\""
                     ),
                 );
@@ -968,113 +978,6 @@ impl<'a> Compiler<'a> {
         out
     }
 
-    fn faults(
-        &mut self,
-        faults: &[Sp<schema::FaultEntry>],
-        pools: &[NodePool],
-        run: Option<(SimDuration, &str)>,
-    ) -> Vec<FaultSpec> {
-        if faults.len() > limits::MAX_FAULTS {
-            self.err::<()>(faults[0].span(), format!("{} faults; the limit is {}", faults.len(), limits::MAX_FAULTS));
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        let mut added_nodes = 0u64;
-        for f in faults {
-            let e = f.get_ref();
-            let verb = match e.verb.get_ref().as_str() {
-                "node-crash" => Some(FaultVerb::NodeCrash),
-                "etcd-unavailable" => Some(FaultVerb::EtcdUnavailable),
-                "add-nodes" => {
-                    let pool =
-                        e.pool.as_ref().and_then(|p| pools.iter().position(|x| &*x.name == p.get_ref().as_str()));
-                    let count = e.count.as_ref().and_then(|c| self.int_in(c, 1, limits::MAX_NODES as i64, "count"));
-                    match (&e.pool, pool, count) {
-                        (None, _, _) => self.err(e.verb.span(), "verb \"add-nodes\" needs `pool` and `count`"),
-                        (Some(p), None, _) => self.err(p.span(), format!("no node pool named {:?}", p.get_ref())),
-                        (_, Some(pool), Some(count)) => {
-                            Some(FaultVerb::AddNodes { pool: pool as u32, count: count as u32 })
-                        }
-                        _ => None,
-                    }
-                }
-                "etcd-slow" => match &e.extra_latency {
-                    Some(x) => self.duration(x).map(|extra_latency| FaultVerb::EtcdSlow { extra_latency }),
-                    None => self.err(e.verb.span(), "verb \"etcd-slow\" needs `extra_latency`, e.g. \"200ms\""),
-                },
-                other => self.err(
-                    e.verb.span(),
-                    format!(
-                        "unknown fault verb {other:?}; expected one of {}",
-                        FaultVerb::NAMES.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
-                    ),
-                ),
-            };
-            let needs_nodes = matches!(verb, Some(FaultVerb::NodeCrash));
-            if !needs_nodes && !e.nodes.is_empty() {
-                self.err::<()>(e.nodes[0].span(), format!("verb {:?} takes no `nodes`", e.verb.get_ref()));
-            }
-            if (e.pool.is_some() || e.count.is_some()) && !matches!(verb, Some(FaultVerb::AddNodes { .. })) {
-                self.err::<()>(
-                    e.verb.span(),
-                    format!("`pool` and `count` apply only to \"add-nodes\", not {:?}", e.verb.get_ref()),
-                );
-            }
-            if let Some(FaultVerb::AddNodes { count, .. }) = verb {
-                added_nodes += u64::from(count);
-                let initial: u64 = pools.iter().map(|p| u64::from(p.count)).sum();
-                if initial + added_nodes > limits::MAX_NODES {
-                    self.err::<()>(
-                        e.count.as_ref().map(|c| c.span()).unwrap_or(e.verb.span()),
-                        format!(
-                            "scaling up would make {} nodes; the limit is {}",
-                            initial + added_nodes,
-                            limits::MAX_NODES
-                        ),
-                    );
-                }
-            }
-            if e.extra_latency.is_some() && !matches!(verb, Some(FaultVerb::EtcdSlow { .. })) {
-                self.err::<()>(
-                    e.verb.span(),
-                    format!("`extra_latency` applies only to \"etcd-slow\", not {:?}", e.verb.get_ref()),
-                );
-            }
-            let at = self.time_in_run(&e.at, run, "at");
-            let fault_duration = match &e.duration {
-                Some(d) => self.duration_within(d, limits::MAX_DURATION, "duration").map(Some),
-                None => Some(None),
-            };
-            let mut nodes = Vec::new();
-            for n in &e.nodes {
-                match node_id(pools, n.get_ref()) {
-                    Some(id) => nodes.push(id),
-                    None => {
-                        let valid: Vec<String> = pools
-                            .iter()
-                            .filter(|p| p.count > 0)
-                            .map(|p| match p.count {
-                                1 => p.node_name(0),
-                                n => format!("{}..{}", p.node_name(0), p.node_name(n - 1)),
-                            })
-                            .collect();
-                        self.err::<()>(
-                            n.span(),
-                            format!("no node is named {:?}; the nodes are {}", n.get_ref(), valid.join(", ")),
-                        );
-                    }
-                }
-            }
-            if e.nodes.is_empty() && matches!(verb, Some(FaultVerb::NodeCrash)) {
-                self.err::<()>(f.span(), "a node fault needs at least one target in `nodes`");
-            }
-            if let (Some(verb), Some(at), Some(duration)) = (verb, at, fault_duration) {
-                out.push(FaultSpec { verb, at: SimTime::ZERO.add(at), nodes, duration });
-            }
-        }
-        out
-    }
-
     fn priority_classes(&mut self, entries: &[Sp<schema::PriorityClassEntry>]) -> Vec<PriorityClass> {
         let mut out = PriorityClass::builtin();
         for e in entries {
@@ -1265,7 +1168,7 @@ impl<'a> Compiler<'a> {
         let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);
         workloads.actions = self.actions(&file.actions, &workloads, &pools, run);
         workloads.pdbs = self.pdbs(&file.pdbs);
-        let faults = self.faults(&file.faults, &pools, run);
+        let faults = self.faults(&file.faults, &pools, &workloads, run);
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
         if !self.errors.is_empty() {
             return None;

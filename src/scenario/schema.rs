@@ -612,22 +612,93 @@ pub struct RunEntry {
     pub values: Option<Vec<Sp<String>>>,
 }
 
+/// One `[[faults]]` entry: a verb, its targets and when it happens. Which keys a verb accepts is checked when
+/// compiling (see `compile/faults.rs`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEntry {
     pub verb: Sp<String>,
-    pub at: Sp<String>,
-    /// Target nodes (node verbs).
+    /// First occurrence (default: the start of the run).
+    #[serde(default)]
+    pub at: Option<Sp<String>>,
+    /// Target nodes by name.
     #[serde(default)]
     pub nodes: Vec<Sp<String>>,
+    /// Target nodes by label selector (`kubectl -l` syntax).
     #[serde(default)]
-    pub duration: Option<Sp<String>>,
-    /// `etcd-slow`: added to every write.
+    pub selector: Option<Sp<String>>,
+    /// Target nodes by zone (`zone-outage`, or any node verb).
     #[serde(default)]
-    pub extra_latency: Option<Sp<String>>,
-    /// `add-nodes`: the pool and how many nodes.
+    pub zone: Option<Sp<String>>,
+    /// Target nodes by pool (`add-nodes`, `remove-nodes`: the pool to scale).
     #[serde(default)]
     pub pool: Option<Sp<String>>,
+    /// A seeded random number of the matching targets (`add-nodes`: how many nodes to add).
     #[serde(default)]
     pub count: Option<Sp<i64>>,
+    /// A seeded random share of the matching targets, in percent (rounded up).
+    #[serde(default)]
+    pub percent: Option<Sp<i64>>,
+    /// Container verbs: the workload whose pods are hit.
+    #[serde(default)]
+    pub workload: Option<Sp<String>>,
+    /// Heal after this long: a duration or a distribution table (per-node processes: the time to repair).
+    #[serde(default)]
+    pub duration: Option<Sp<DurationSpec>>,
+    /// Occur again after this long: a duration or a distribution table (per-node processes: the time to
+    /// failure).
+    #[serde(default)]
+    pub every: Option<Sp<DurationSpec>>,
+    /// No occurrence at or after this time.
+    #[serde(default)]
+    pub until: Option<Sp<String>>,
+    /// At most this many occurrences (per node for `per_node`).
+    #[serde(default)]
+    pub repeat: Option<Sp<i64>>,
+    /// Each target node fails and is repaired independently.
+    #[serde(default)]
+    pub per_node: Option<Sp<bool>>,
+    /// `etcd-slow`, `apiserver-slow`: added to every request.
+    #[serde(default)]
+    pub extra_latency: Option<Sp<String>>,
+    /// `registry-slow`: pull-time multiplier.
+    #[serde(default)]
+    pub factor: Option<Sp<f64>>,
+    /// `container-crash`: the exit code (default 1).
+    #[serde(default)]
+    pub exit_code: Option<Sp<i64>>,
+    /// `spot-interruption`: the termination notice (default 2m).
+    #[serde(default)]
+    pub notice: Option<Sp<String>>,
+    /// `remove-nodes`: how long the drain may take before the machine is terminated anyway (default 10m).
+    #[serde(default)]
+    pub drain_timeout: Option<Sp<String>>,
+}
+
+/// A duration (`"30m"`) or a distribution table (`{ dist = "exponential", mean = "1h" }`).
+#[derive(Debug)]
+pub enum DurationSpec {
+    Text(String),
+    Dist(RunEntry),
+}
+
+impl<'de> Deserialize<'de> for DurationSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DurationSpec, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DurationSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a duration such as \"30m\" or a distribution table such as { dist = \"exponential\", mean = \"1h\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DurationSpec, E> {
+                Ok(DurationSpec::Text(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DurationSpec, A::Error> {
+                RunEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(DurationSpec::Dist)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
