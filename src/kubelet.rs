@@ -208,9 +208,20 @@ impl Kubelet {
     fn send(&mut self, req: Request, ctx: &mut Ctx) {
         if self.link == Link::Online {
             ctx.api.submit(self.client(), req, false, ctx.now, ctx.queue);
-        } else {
-            self.outbox.push(req);
+            return;
         }
+        // The status manager sends the latest status per pod, not every intermediate one: merge patches.
+        if let Request::PodStatus { pod, patch, .. } = &req
+            && let Some(Request::PodStatus { patch: queued, .. }) = self
+                .outbox
+                .iter_mut()
+                .rev()
+                .find(|r| matches!(r, Request::PodStatus { pod: p, .. } if p == pod))
+        {
+            queued.merge(patch);
+            return;
+        }
+        self.outbox.push(req);
     }
 
     /// The pods whose containers are running, with their specs (targets of container faults).
@@ -361,11 +372,16 @@ impl Kubelet {
                 self.pods.remove(i);
             }
             (None, Op::Deleted) => {}
-            (Some(i), _) => {
-                if state.deletion.is_some() && !matches!(self.pods[i].phase, Phase::Stopping | Phase::Done) {
-                    self.stop(i, ctx);
+            (Some(i), _) => match self.pods[i].phase {
+                _ if state.deletion.is_none() => {}
+                Phase::Stopping => {}
+                // Finished before the deletion reached the kubelet (e.g. while cut off): nothing to stop.
+                Phase::Done => {
+                    self.pods.remove(i);
+                    self.send(Request::RemovePod { pod: *id }, ctx);
                 }
-            }
+                _ => self.stop(i, ctx),
+            },
             (None, _) => self.admit(*id, spec, state, ctx),
         }
     }

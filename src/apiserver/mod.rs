@@ -87,6 +87,20 @@ pub struct PodStatusPatch {
     pub nominated_node: Option<Option<NodeId>>,
 }
 
+impl PodStatusPatch {
+    /// Folds a later patch into this one: every field the later patch sets wins.
+    pub fn merge(&mut self, later: &PodStatusPatch) {
+        let PodStatusPatch { phase, ready, restart_count, reason, exit_code, finished_at, nominated_node } = *later;
+        self.phase = phase.or(self.phase);
+        self.ready = ready.or(self.ready);
+        self.restart_count = restart_count.or(self.restart_count);
+        self.reason = reason.or(self.reason);
+        self.exit_code = exit_code.or(self.exit_code);
+        self.finished_at = finished_at.or(self.finished_at);
+        self.nominated_node = nominated_node.or(self.nominated_node);
+    }
+}
+
 /// A write request. `rv` fields are optimistic-concurrency preconditions: the `resourceVersion` the client
 /// based the update on (`None` for patches that do not check it).
 #[derive(Clone, Debug)]

@@ -59,15 +59,20 @@ fn daemon_tolerations() -> Vec<Toleration> {
     ]
 }
 
-/// Upstream `nodeShouldRunDaemonPod`: selector, required affinity and taints.
-pub fn should_run(template: &PodTemplate, node: &Node) -> bool {
-    node.labels.contains_all(&template.node_selector)
-        && template.node_affinity.required_matches(&node.name, &node.labels)
-        && node
-            .taints
-            .iter()
-            .filter(|t| matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute))
-            .all(|t| tolerated(&template.tolerations, t))
+/// Upstream `NodeShouldRunDaemonPod`: (should run, should continue running). Selector and required affinity
+/// decide both; an untolerated `NoSchedule` taint stops new daemon pods but lets a running one continue, only
+/// an untolerated `NoExecute` taint removes it.
+pub fn should_run(template: &PodTemplate, node: &Node) -> (bool, bool) {
+    if !node.labels.contains_all(&template.node_selector)
+        || !template.node_affinity.required_matches(&node.name, &node.labels)
+    {
+        return (false, false);
+    }
+    let untolerated = |effect: TaintEffect| {
+        node.taints.iter().any(|t| t.effect == effect && !tolerated(&template.tolerations, t))
+    };
+    let no_execute = untolerated(TaintEffect::NoExecute);
+    (!no_execute && !untolerated(TaintEffect::NoSchedule), !no_execute)
 }
 
 /// The node a daemon pod is pinned to, from its node affinity.
@@ -176,15 +181,18 @@ impl DaemonSetController {
             let Some((node, _)) = slot else { continue };
             let node_id = NodeId(i as u32);
             let pods = by_node.remove(&node_id).unwrap_or_default();
-            if should_run(&base, node) {
+            let (run, keep) = should_run(&base, node);
+            if run {
                 status.desired += 1;
                 if pods.is_empty() {
                     create.push((node_id, node.name.clone()));
                 } else {
                     status.current += 1;
                     status.ready += i32::from(pods.iter().any(|(_, ready)| *ready));
-                    delete.extend(pods.iter().skip(1).map(|(p, _)| *p));
                 }
+            }
+            if keep {
+                delete.extend(pods.iter().skip(1).map(|(p, _)| *p));
             } else {
                 delete.extend(pods.iter().map(|(p, _)| *p));
             }

@@ -1168,7 +1168,8 @@ impl<'a> Compiler<'a> {
         let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);
         workloads.actions = self.actions(&file.actions, &workloads, &pools, run);
         workloads.pdbs = self.pdbs(&file.pdbs);
-        let faults = self.faults(&file.faults, &pools, &workloads, run);
+        let mut faults = self.faults(&file.faults, &pools, &workloads, run);
+        faults.extend(self.fault_traces(&file.fault_traces, &pools, run));
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
         if !self.errors.is_empty() {
             return None;

@@ -59,6 +59,9 @@ pub struct File {
     pub workloads: WorkloadsSection,
     #[serde(default)]
     pub faults: Vec<Sp<FaultEntry>>,
+    /// Fault timelines replayed from trace files.
+    #[serde(default)]
+    pub fault_traces: Vec<Sp<FaultTraceEntry>>,
     #[serde(default)]
     pub actions: Vec<Sp<ActionEntry>>,
     #[serde(default)]
@@ -673,6 +676,26 @@ pub struct FaultEntry {
     /// `remove-nodes`: how long the drain may take before the machine is terminated anyway (default 10m).
     #[serde(default)]
     pub drain_timeout: Option<Sp<String>>,
+}
+
+/// `[[fault_traces]]`: a trace's machine events replayed as faults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultTraceEntry {
+    /// The trace format: `"alibaba-2017"` (`server_event.csv`).
+    pub format: Sp<String>,
+    /// The trace file, relative to the scenario file.
+    pub path: Sp<String>,
+    /// The node pool the trace's machines map to, in ascending machine id order.
+    pub pool: Sp<String>,
+    /// How long a failed machine stays failed (the trace has no repair events): a duration or a distribution.
+    pub repair: Sp<DurationSpec>,
+    /// The trace second that becomes time 0 of the run (earlier events are skipped).
+    #[serde(default)]
+    pub offset: Option<Sp<String>>,
+    /// Overrides of the verb each event detail becomes, e.g. `{ disk_full = "drain" }`.
+    #[serde(default)]
+    pub verbs: BTreeMap<String, Sp<String>>,
 }
 
 /// A duration (`"30m"`) or a distribution table (`{ dist = "exponential", mean = "1h" }`).

@@ -366,3 +366,161 @@ impl Compiler<'_> {
         })
     }
 }
+
+/// Largest trace file read (the Alibaba 2017 `server_event.csv` is 47 KB).
+const MAX_TRACE_BYTES: u64 = 64 << 20;
+
+impl Compiler<'_> {
+    /// `[[fault_traces]]`: each trace event a one-off fault on the machine's node, healed after `repair`.
+    pub(super) fn fault_traces(
+        &mut self,
+        traces: &[Sp<schema::FaultTraceEntry>],
+        pools: &[NodePool],
+        run: Option<(SimDuration, &str)>,
+    ) -> Vec<FaultSpec> {
+        use crate::faults::alibaba2017;
+        let mut out = Vec::new();
+        for t in traces {
+            let e = t.get_ref();
+            if e.format.get_ref() != "alibaba-2017" {
+                self.err::<()>(
+                    e.format.span(),
+                    format!("unknown trace format {:?}; expected \"alibaba-2017\"", e.format.get_ref()),
+                );
+                continue;
+            }
+            let Some(pool) = pools.iter().position(|p| &*p.name == e.pool.get_ref().as_str()) else {
+                let names: Vec<&str> = pools.iter().map(|p| &*p.name).collect();
+                self.err::<()>(
+                    e.pool.span(),
+                    format!("no node pool named {:?}; the pools are {}", e.pool.get_ref(), names.join(", ")),
+                );
+                continue;
+            };
+            let repair = self.fault_dist(&e.repair, "repair", false);
+            let offset = match &e.offset {
+                Some(o) => self.duration_within(o, limits::MAX_DURATION, "offset"),
+                None => Some(SimDuration::ZERO),
+            };
+            let mut verbs: Vec<(String, FaultVerb, String)> = Vec::new();
+            for (detail, verb) in &e.verbs {
+                let v = match verb.get_ref().as_str() {
+                    "node-crash" => FaultVerb::NodeCrash,
+                    "kubelet-stop" => FaultVerb::KubeletStop,
+                    "network-partition" => FaultVerb::NetworkPartition,
+                    "cordon" => FaultVerb::Cordon,
+                    "drain" => FaultVerb::Drain,
+                    other => {
+                        self.err::<()>(
+                            verb.span(),
+                            format!(
+                                "verb {other:?} cannot replay a machine event; expected \"node-crash\", \
+                                 \"kubelet-stop\", \"network-partition\", \"cordon\" or \"drain\""
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                verbs.push((detail.clone(), v, verb.get_ref().clone()));
+            }
+            let (Some(repair), Some(offset)) = (repair, offset) else { continue };
+            // The trace file, relative to the scenario file.
+            let base = std::path::Path::new(self.file).parent().unwrap_or(std::path::Path::new(""));
+            let path = base.join(e.path.get_ref());
+            let shown = path.display().to_string();
+            let text = match std::fs::metadata(&path) {
+                Ok(m) if m.len() > MAX_TRACE_BYTES => {
+                    self.err::<()>(
+                        e.path.span(),
+                        format!("trace {shown} is {} bytes; the limit is {MAX_TRACE_BYTES}", m.len()),
+                    );
+                    continue;
+                }
+                Ok(_) => std::fs::read_to_string(&path),
+                Err(err) => Err(err),
+            };
+            let text = match text {
+                Ok(text) => text,
+                Err(err) => {
+                    self.err::<()>(e.path.span(), format!("cannot read trace {shown}: {err}"));
+                    continue;
+                }
+            };
+            let events = match alibaba2017::parse(&text) {
+                Ok(ev) => ev,
+                Err(err) => {
+                    // Point into the trace file itself.
+                    let line_start: usize = text.split_inclusive('\n').take(err.line - 1).map(str::len).sum();
+                    let row = text[line_start..].lines().next().unwrap_or("");
+                    let col_byte: usize = row.chars().take(err.column - 1).map(char::len_utf8).sum();
+                    let at = line_start + col_byte;
+                    self.errors.push(crate::scenario::diag::Diagnostic::at(
+                        &shown,
+                        &text,
+                        at..at + 1,
+                        format!("corrupt trace row: {}", err.message),
+                    ));
+                    continue;
+                }
+            };
+            let machines = alibaba2017::machines(&events);
+            let p = &pools[pool];
+            if machines.len() > p.count as usize {
+                self.err::<()>(
+                    e.pool.span(),
+                    format!(
+                        "the trace has {} machines but pool {:?} has {} nodes; give the pool at least {} nodes",
+                        machines.len(),
+                        p.name,
+                        p.count,
+                        machines.len()
+                    ),
+                );
+                continue;
+            }
+            let end = run.map(|(d, _)| d);
+            for ev in &events {
+                let default = alibaba2017::default_verb(ev.event_type, &ev.detail);
+                let verb = match verbs.iter().find(|(d, _, _)| *d == ev.detail) {
+                    Some((_, v, name)) => Some((*v, name.as_str())),
+                    None => default.map(|name| {
+                        let v = match name {
+                            "kubelet-stop" => FaultVerb::KubeletStop,
+                            "cordon" => FaultVerb::Cordon,
+                            _ => FaultVerb::NodeCrash,
+                        };
+                        (v, name)
+                    }),
+                };
+                let Some((verb, name)) = verb else { continue };
+                let Some(t) = ev.time_s.checked_sub(offset.as_secs_f64() as i64).filter(|t| *t >= 0) else {
+                    continue;
+                };
+                let at = SimDuration::from_secs(t as u64);
+                if end.is_some_and(|end| at >= end) {
+                    continue;
+                }
+                let rank = machines.binary_search(&ev.machine_id).unwrap_or(0) as u32;
+                let removed = ev.event_type == alibaba2017::MachineEventType::Remove;
+                out.push(FaultSpec {
+                    verb,
+                    name: s(name),
+                    at: SimTime::ZERO.add(at),
+                    recurrence: Recurrence::Once,
+                    until: None,
+                    repeat: None,
+                    duration: (!removed).then(|| repair.clone()),
+                    targets: Targets { names: vec![s(p.node_name(rank))], ..Default::default() },
+                });
+            }
+        }
+        if out.len() > limits::MAX_FAULTS {
+            self.err::<()>(
+                traces[0].span(),
+                format!("the traces make {} faults; the limit is {}", out.len(), limits::MAX_FAULTS),
+            );
+            out.clear();
+        }
+        out
+    }
+}
