@@ -243,6 +243,7 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
         FaultVerb::SpotInterruption { notice } => {
             // The termination handler cordons and drains during the notice; then the machine goes away.
             for node in nodes {
+                w.rt.nodes[node.index()].doomed = true;
                 w.driver.drain(*node, ctx);
                 let at = ctx.now.add(notice);
                 ctx.queue.push(at, Event::Fault(FaultEvent::Terminate { instance: id, node: node.0 }));
@@ -250,6 +251,7 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
         }
         FaultVerb::RemoveNodes { .. } => {
             for node in nodes {
+                w.rt.nodes[node.index()].doomed = true;
                 w.driver.drain(*node, ctx);
                 let at = ctx.now.add(SCALE_DOWN_CHECK_PERIOD);
                 ctx.queue.push(at, Event::Fault(FaultEvent::Terminate { instance: id, node: node.0 }));

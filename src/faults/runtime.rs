@@ -28,6 +28,8 @@ pub struct NodeFaults {
     pub stop: u32,
     pub partition: u32,
     pub gone: bool,
+    /// A termination is coming (spot notice, scale-down drain): no longer a target for new faults.
+    pub doomed: bool,
 }
 
 impl NodeFaults {

@@ -12,6 +12,7 @@ fn node_matches(t: &Targets, k: &Kubelet, rt: &FaultRuntime) -> bool {
     let node = k.node();
     let f = rt.nodes.get(i).copied().unwrap_or_default();
     !f.gone
+        && !f.doomed
         && (t.names.is_empty() || t.names.contains(&node.name))
         && t.pool.is_none_or(|p| f.pool == p)
         && t.zone.as_ref().is_none_or(|z| node.zone() == Some(z))
