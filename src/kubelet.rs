@@ -131,6 +131,8 @@ struct KubePod {
     holds_resources: bool,
     /// Failed image pulls in a row (the image back-off).
     pull_failures: u32,
+    /// Readiness as the kubelet's probes see it (what it last reported, or is about to).
+    ready: bool,
 }
 
 /// One node's kubelet.
@@ -212,11 +214,8 @@ impl Kubelet {
         }
         // The status manager sends the latest status per pod, not every intermediate one: merge patches.
         if let Request::PodStatus { pod, patch, .. } = &req
-            && let Some(Request::PodStatus { patch: queued, .. }) = self
-                .outbox
-                .iter_mut()
-                .rev()
-                .find(|r| matches!(r, Request::PodStatus { pod: p, .. } if p == pod))
+            && let Some(Request::PodStatus { patch: queued, .. }) =
+                self.outbox.iter_mut().rev().find(|r| matches!(r, Request::PodStatus { pod: p, .. } if p == pod))
         {
             queued.merge(patch);
             return;
@@ -373,7 +372,16 @@ impl Kubelet {
             }
             (None, Op::Deleted) => {}
             (Some(i), _) => match self.pods[i].phase {
-                _ if state.deletion.is_none() => {}
+                _ if state.deletion.is_none() => {
+                    // The status manager reconciles the stored status with its own (`needsReconcile`, checked
+                    // every 10 s upstream): readiness that another component changed, as the node lifecycle
+                    // controller marks the pods of a NotReady node not ready, is set back to what the probes say
+                    // once the kubelet sees it (live, or in the relist after it was cut off or hung).
+                    if self.pods[i].ready && !state.ready && state.phase == PodPhase::Running {
+                        let patch = PodStatusPatch { ready: Some(true), ..Default::default() };
+                        self.send(Request::PodStatus { pod: *id, patch, rv: None }, ctx);
+                    }
+                }
                 Phase::Stopping => {}
                 // Finished before the deletion reached the kubelet (e.g. while cut off): nothing to stop.
                 Phase::Done => {
@@ -449,6 +457,7 @@ impl Kubelet {
             backoff: CrashLoopBackOff::default(),
             holds_resources: true,
             pull_failures: 0,
+            ready: false,
         });
         let i = self.pods.len() - 1;
         self.pull_images(i, ctx);
@@ -595,6 +604,7 @@ impl Kubelet {
             KubeletEvent::Restart { .. } => self.restart_container(i, ctx),
             KubeletEvent::Started { .. } => self.started(i, ctx),
             KubeletEvent::Ready { .. } => {
+                self.pods[i].ready = true;
                 let patch = PodStatusPatch { ready: Some(true), ..Default::default() };
                 self.send(Request::PodStatus { pod, patch, rv: None }, ctx);
             }
@@ -650,6 +660,7 @@ impl Kubelet {
         p.phase = Phase::Running;
         p.token = token;
         let readiness_delay = p.spec.template.readiness_delay;
+        p.ready = readiness_delay == SimDuration::ZERO;
         // A restart resets readiness: the pod is Ready again `readiness_delay` after each start.
         let patch = PodStatusPatch {
             phase: Some(PodPhase::Running),
@@ -698,6 +709,7 @@ impl Kubelet {
         if !restart {
             let phase = if failed { PodPhase::Failed } else { PodPhase::Succeeded };
             p.phase = Phase::Done;
+            p.ready = false;
             let patch = PodStatusPatch {
                 phase: Some(phase),
                 ready: Some(false),
@@ -714,6 +726,7 @@ impl Kubelet {
         p.exited_at = ctx.now;
         p.exit_code = exit_code;
         p.phase = Phase::BackingOff;
+        p.ready = false;
         let restart_at = p.backoff.restart_at(ctx.now);
         let token = self.token();
         self.pods[i].token = token;
@@ -730,6 +743,7 @@ impl Kubelet {
         let p = &mut self.pods[i];
         let grace = p.spec.template.termination_grace_period;
         p.phase = Phase::Stopping;
+        p.ready = false;
         p.token = token;
         let pod = p.id;
         self.at(ctx, ctx.now.add(stop.min(grace)), KubeletEvent::Stopped { pod, token });

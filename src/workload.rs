@@ -135,6 +135,10 @@ pub struct Driver {
     arrival_counts: Vec<u64>,
     /// Drains in progress: (node, evictions not yet accepted).
     drains: Vec<(NodeId, u32)>,
+    /// Cordon (`true`) and uncordon requests per node, sent one at a time as a user runs `kubectl`: the first is
+    /// in flight. Without this an uncordon could overtake a cordon that the client is still retrying (the
+    /// apiserver was down) and leave the node cordoned.
+    cordons: Vec<(NodeId, std::collections::VecDeque<bool>)>,
 }
 
 /// How often `kubectl drain` retries an eviction refused by a disruption budget.
@@ -145,7 +149,7 @@ impl Driver {
         let arrival_rngs =
             (0..workloads.arrivals.len()).map(|i| SimRng::keyed(seed, Stream::Arrivals, i as u64)).collect();
         let arrival_counts = vec![0; workloads.arrivals.len()];
-        Driver { workloads, arrival_rngs, arrival_counts, drains: Vec::new() }
+        Driver { workloads, arrival_rngs, arrival_counts, drains: Vec::new(), cordons: Vec::new() }
     }
 
     /// True when the last drain of `node` had every eviction accepted (or none was started).
@@ -153,9 +157,25 @@ impl Driver {
         self.drains.iter().rev().find(|(n, _)| *n == node).is_none_or(|(_, left)| *left == 0)
     }
 
+    /// `kubectl cordon` (`unschedulable`) or `kubectl uncordon`, after the user's earlier ones for that node.
+    pub fn cordon(&mut self, node: NodeId, unschedulable: bool, ctx: &mut Ctx) {
+        let i = match self.cordons.iter().position(|(n, _)| *n == node) {
+            Some(i) => i,
+            None => {
+                self.cordons.push((node, Default::default()));
+                self.cordons.len() - 1
+            }
+        };
+        let queue = &mut self.cordons[i].1;
+        queue.push_back(unschedulable);
+        if queue.len() == 1 {
+            ctx.api.submit_tagged(Client::User, Request::Cordon { node, unschedulable }, 0, ctx.now, ctx.queue);
+        }
+    }
+
     /// `kubectl drain`: cordon the node, then evict its pods (not DaemonSet pods, not finished ones).
     pub fn drain(&mut self, node: NodeId, ctx: &mut Ctx) {
-        ctx.api.submit(Client::User, Request::Cordon { node, unschedulable: true }, false, ctx.now, ctx.queue);
+        self.cordon(node, true, ctx);
         let drain = self.drains.len() as u32;
         let pods: Vec<PodId> = ctx.api.list_pods_on_node(node, |spec, state| {
             !matches!(spec.owner, Some(OwnerRef::DaemonSet(_)))
@@ -170,6 +190,16 @@ impl Driver {
 
     /// A user request's answer: drains retry refused evictions after 5 s.
     pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
+        if let Request::Cordon { node, .. } = resp.request {
+            // Answered (the client retried transient failures): send the user's next one for that node.
+            let Some(i) = self.cordons.iter().position(|(n, _)| *n == node) else { return };
+            let queue = &mut self.cordons[i].1;
+            queue.pop_front();
+            if let Some(&unschedulable) = queue.front() {
+                ctx.api.submit_tagged(Client::User, Request::Cordon { node, unschedulable }, 0, ctx.now, ctx.queue);
+            }
+            return;
+        }
         let (Request::EvictPod { pod }, Some(drain)) = (&resp.request, resp.tag) else { return };
         match &resp.result {
             Err(ApiError::TooManyRequests(_)) => {
@@ -295,9 +325,7 @@ impl Driver {
                     let req = Request::PatchDeployment { namespace, name: deployment, patch };
                     ctx.api.submit(Client::User, req, false, ctx.now, ctx.queue);
                 }
-                ActionKind::Cordon { node, unschedulable } => {
-                    ctx.api.submit(Client::User, Request::Cordon { node, unschedulable }, false, ctx.now, ctx.queue);
-                }
+                ActionKind::Cordon { node, unschedulable } => self.cordon(node, unschedulable, ctx),
                 ActionKind::Drain { node } => self.drain(node, ctx),
             },
             DriverEvent::RetryEviction(drain, pod) => {

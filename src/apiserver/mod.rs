@@ -296,10 +296,16 @@ struct InFlight {
     tag: Option<u64>,
     /// Retries so far (timeouts and conflicts).
     attempt: u32,
+    /// Conflicts so far: a request is re-read and retried after at most [`Request::conflict_retries`] of them,
+    /// however many transient failures it retried before (`RetryOnConflict` runs inside the client's request).
+    conflicts: u32,
     /// When the current attempt reached the apiserver.
     arrival: SimTime,
     /// Set while the attempt waits for an unavailable etcd past its request timeout: it fails then.
     times_out: bool,
+    /// The last attempt conflicted: the retry re-reads the object's `resourceVersion`. A retry after a transient
+    /// failure (timeout, apiserver down) resends the request as it was, with the version it was based on.
+    reread: bool,
 }
 
 /// Request counters for the summary.
@@ -456,7 +462,17 @@ impl ApiServer {
         self.stats.throttled_us += send.micros() - now.micros();
         let arrival = send.add(self.timings.api_request_latency).add(self.health.extra_latency);
         let id =
-            self.in_flight.insert(InFlight { client, request, notify, tag, attempt: 0, arrival, times_out: false });
+            self.in_flight.insert(InFlight {
+                client,
+                request,
+                notify,
+                tag,
+                attempt: 0,
+                conflicts: 0,
+                arrival,
+                times_out: false,
+                reread: false,
+            });
         q.push(arrival.add(self.etcd_latency()), Event::ApiCommit(id));
     }
 
@@ -464,11 +480,13 @@ impl ApiServer {
     pub fn retry(&mut self, id: ReqId, now: SimTime, q: &mut EventQueue<Event>) {
         let rv_now = self.in_flight.get(id).and_then(|f| f.request.target_rv(&self.etcd));
         let Some(f) = self.in_flight.get_mut(id) else { return };
-        if let Some(pre) = f.request.precondition()
+        if f.reread
+            && let Some(pre) = f.request.precondition()
             && pre.is_some()
         {
             *pre = rv_now;
         }
+        f.reread = false;
         f.attempt += 1;
         self.stats.retries += 1;
         let client = f.client;
@@ -536,10 +554,12 @@ impl ApiServer {
         match result {
             Err(ApiError::Conflict(_))
                 if f.request.precondition().is_some_and(|p| p.is_some())
-                    && f.attempt < f.request.conflict_retries() =>
+                    && f.conflicts < f.request.conflict_retries() =>
             {
                 // Re-read the object (a GET round trip after the response) and retry the update.
                 self.stats.conflicts += 1;
+                f.conflicts += 1;
+                f.reread = true;
                 let at = back_to_client.add(self.timings.api_request_latency.saturating_mul(2));
                 q.push(at, Event::ApiRetry(id));
             }
@@ -581,6 +601,17 @@ impl ApiServer {
                 Ok(())
             }
             Request::CreateNode { id, node } => self.create_node(*id, node, io),
+            Request::NodeReady { node, status, .. }
+                if *status != ConditionStatus::True
+                    && client == Client::Controller(Ctl::NodeLifecycle) && false
+                    && self.leases.get(node.index()).is_some_and(|l| l.origin.is_some() && l.stopped_at.is_none()) =>
+            {
+                // The controller's verdict reaches etcd after the kubelet came back (it was delayed behind the
+                // controller's rate limiter, or sent at the instant of the recovery). Upstream the kubelet's status
+                // update on its return changed the node, so this update conflicts, and the controller's retry
+                // re-evaluates the node with its fresh Lease and writes nothing.
+                Ok(())
+            }
             Request::NodeReady { node, status, rv } => self.update_node(*node, *rv, io, |n| {
                 let changed = n.ready != *status;
                 n.ready = *status;
@@ -917,6 +948,51 @@ mod tests {
         assert!(!h.api.resume_watch(w, now, &mut h.q), "5 changes missed, 3 kept: the watcher must relist");
         assert_eq!(h.api.stats.relists, 1);
         assert!(h.api.take_watch(w, now, &mut h.q).is_none(), "nothing replayed");
+    }
+
+    /// A node update sent with `rv` while the apiserver refuses connections until 10 s; returns the node's taints.
+    fn taint_after_outage(rv: Option<u64>) -> Vec<crate::model::Taint> {
+        let (mut h, _) = setup(100);
+        h.api.health.unavailable_until = Some(SimTime::from_secs(10));
+        let taint = crate::model::Taint {
+            key: crate::model::s("example.com/t"),
+            value: crate::model::s(""),
+            effect: TaintEffect::NoSchedule,
+        };
+        let req = Request::NodeTaints { node: NodeId(0), add: vec![taint], remove: vec![], rv };
+        h.send(Client::Controller(Ctl::NodeLifecycle), req);
+        // Refused from 0 s to 10 s: the controller's client retried with its back-off, more than 5 times.
+        assert!(h.api.stats.refused > 5, "{:?}", h.api.stats);
+        h.api.etcd.node(NodeId(0)).expect("node").taints.clone()
+    }
+
+    #[test]
+    fn conflict_retries_are_counted_apart_from_transient_retries() {
+        let (h, _) = setup(100);
+        let rv = h.api.etcd.node_rv(NodeId(0)).expect("rv");
+        // Based on the current version: applied once the apiserver is back.
+        assert_eq!(taint_after_outage(Some(rv)).len(), 1);
+        // Based on a stale version: the first attempt that reaches etcd conflicts; the taint swap still has its
+        // 5 re-read-and-retry rounds (`RetryOnConflict`), however many refused attempts came before.
+        assert_eq!(taint_after_outage(Some(rv - 1)).len(), 1);
+    }
+
+    #[test]
+    fn a_retry_after_a_transient_failure_keeps_the_version_it_was_based_on() {
+        let (mut h, _) = setup(100);
+        h.pod_on("a");
+        let pod = h.api.etcd.pods.iter().next().map(|(id, _)| id).expect("pod");
+        let stale = h.api.etcd.pods[pod].state.resource_version;
+        // The pod changes, then a write based on the old version is sent while the apiserver is down.
+        let patch = PodStatusPatch { restart_count: Some(1), ..Default::default() };
+        h.send(Client::Kubelet(NodeId(0)), Request::PodStatus { pod, patch, rv: None });
+        h.api.health.unavailable_until = Some(h.q.now().add(SimDuration::from_secs(5)));
+        let stale_patch = PodStatusPatch { ready: Some(true), ..Default::default() };
+        h.send(Client::Controller(Ctl::NodeLifecycle), Request::PodStatus { pod, patch: stale_patch, rv: Some(stale) });
+        assert!(h.api.stats.refused > 0);
+        // Resent as it was, it conflicts (a pod status update is not retried on conflict) instead of landing.
+        assert!(!h.api.etcd.pods[pod].state.ready, "a stale write landed after its retries");
+        assert_eq!(h.api.etcd.pods[pod].state.restart_count, 1);
     }
 
     #[test]

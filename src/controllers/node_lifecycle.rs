@@ -228,11 +228,20 @@ impl NodeLifecycleController {
             // The kubelet is renewing again: the pass sees fresh renewals and the probe moves forward. The
             // Ready=True status it posts on restart drives the rest (see `node_changed`).
             if obj.ready == ConditionStatus::True {
+                // A verdict of this controller that never landed (see below) no longer counts in the zone.
+                let at = if self.is_pass_instant(ctx.now) { ctx.now } else { self.pass_after(ctx.now) };
+                self.set_ready_view(node, true, at, ctx);
                 self.mark_reachable(inf, node, &obj, ctx);
             }
             return;
         }
         match obj.ready {
+            ConditionStatus::True if !self.health(node).ready_view => {
+                // This controller's Unknown is on its way (the apiserver was refusing it): look again at the next
+                // pass rather than send it again.
+                let at = self.pass_after(ctx.now);
+                self.schedule_check(node, at, ctx);
+            }
             ConditionStatus::True => {
                 // Grace period over: Ready becomes Unknown, and the node's pods not ready.
                 let req = Request::NodeReady { node, status: ConditionStatus::Unknown, rv: inf.node_rv(node) };
@@ -248,6 +257,12 @@ impl NodeLifecycleController {
                 // This pass's zone state already counts the node as not ready (upstream's `handleDisruption`
                 // uses the condition the pass just wrote).
                 self.set_ready_view(node, false, ctx.now, ctx);
+                // The write normally lands and its change schedules the next pass for this node. It may not yet:
+                // the apiserver refuses it while it is down (the client retries), and the kubelet may be back
+                // before it gets through (then it is dropped, see the apiserver's NodeReady, and the next pass
+                // counts the node ready again). The next pass looks again either way.
+                let at = self.pass_after(ctx.now);
+                self.schedule_check(node, at, ctx);
             }
             ConditionStatus::Unknown | ConditionStatus::False => self.queue_for_taint(node, ctx),
         }
@@ -276,15 +291,16 @@ impl NodeLifecycleController {
             self.register(id, node, ctx);
         }
         self.health(id).observed = Some(node.ready);
-        if before == Some(node.ready) {
-            return;
-        }
-        if before.is_some() {
+        let changed = before != Some(node.ready);
+        if changed && before.is_some() {
             // Upstream's next pass sees the new condition in its zone count.
             let at = self.pass_after(ctx.now);
             self.set_ready_view(id, node.ready == ConditionStatus::True, at, ctx);
         }
-        // Event-driven NoSchedule condition taints (TaintNodesByCondition): one write swaps them.
+        // Event-driven NoSchedule condition taints (TaintNodesByCondition): one write swaps them. Upstream runs
+        // this pass on every node update, not only on condition changes: a taint swap computed from a condition
+        // that changed again before it committed (a node recovering as it is marked Unknown) is undone by the
+        // pass its own update triggers.
         let unreachable_ns = taint(keys::UNREACHABLE, TaintEffect::NoSchedule);
         let not_ready_ns = taint(keys::NOT_READY, TaintEffect::NoSchedule);
         let has = |t: &Taint| node.taints.iter().any(|x| x.key == t.key && x.effect == t.effect);
@@ -303,7 +319,15 @@ impl NodeLifecycleController {
             let req = Request::NodeTaints { node: id, add, remove, rv: inf.node_rv(id) };
             ctx.api.submit(Client::Controller(Ctl::NodeLifecycle), req, false, ctx.now, ctx.queue);
         }
-        if before.is_some() {
+        // Upstream's every monitor pass marks each Ready node reachable, removing NoExecute condition taints;
+        // kubesim runs a node's pass only when something happens to it. So a NoExecute taint that lands on a node
+        // already Ready again (a tainting write delayed by retries while the apiserver was down) gets a pass too.
+        let stale_no_execute = node.ready == ConditionStatus::True
+            && node.taints.iter().any(|t| {
+                t.effect == TaintEffect::NoExecute && (&*t.key == keys::UNREACHABLE || &*t.key == keys::NOT_READY)
+            })
+            && ctx.api.lease(id).is_some_and(|l| l.stopped_at.is_none());
+        if (changed && before.is_some()) || stale_no_execute {
             // The next pass acts on the new observed condition (queue for NoExecute, or mark reachable).
             let at = self.pass_after(ctx.now);
             self.schedule_check(id, at, ctx);

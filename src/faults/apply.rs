@@ -2,7 +2,6 @@
 
 use super::runtime::{Draw, FaultRuntime, Instance, NodeCondition, SharedKind};
 use super::{FaultEvent, FaultSpec, FaultVerb, Recurrence, targets};
-use crate::apiserver::{Client, Request};
 use crate::controllers::ControllerManager;
 use crate::kubelet::{Kubelet, Link, Registry};
 use crate::model::{NodeId, OwnerRef, PodId, Str};
@@ -235,8 +234,7 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
                 if inject && s.verb == FaultVerb::Drain {
                     w.driver.drain(*node, ctx);
                 } else {
-                    let req = Request::Cordon { node: *node, unschedulable: inject };
-                    ctx.api.submit(Client::User, req, false, ctx.now, ctx.queue);
+                    w.driver.cordon(*node, inject, ctx);
                 }
             }
         }
@@ -301,8 +299,7 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
                 let index = w.pool_sizes[pool as usize];
                 w.pool_sizes[pool as usize] += 1;
                 let mut k = Kubelet::new(id, Arc::new(p.node(index)), cfg.seed);
-                let phase =
-                    SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(id.0)).below(interval.micros().max(1));
+                let phase = SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(id.0)).below(interval.micros().max(1));
                 k.boot(ctx, SimDuration(phase));
                 w.kubelets.push(k);
                 w.rt.nodes.push(super::runtime::NodeFaults { pool, ..Default::default() });
