@@ -109,9 +109,10 @@ impl Spec {
         let mem: u64 = self.pools.iter().map(|p| u64::from(p.count * p.memory_gi * 1024)).sum();
         let mut replicas: Vec<u32> = self.deployments.iter().map(|d| d.replicas).collect();
         loop {
-            let (c, m) = self.deployments.iter().zip(&replicas).fold((0u64, 0u64), |(c, m), (d, r)| {
-                (c + u64::from(d.cpu_millis * r), m + u64::from(d.memory_mi * r))
-            });
+            let (c, m) =
+                self.deployments.iter().zip(&replicas).fold((0u64, 0u64), |(c, m), (d, r)| {
+                    (c + u64::from(d.cpu_millis * r), m + u64::from(d.memory_mi * r))
+                });
             if 2 * c <= cpu && 2 * m <= mem {
                 return replicas;
             }
@@ -219,20 +220,20 @@ fn verb() -> impl Strategy<Value = Verb> {
 fn fault() -> impl Strategy<Value = Fault> {
     // Node faults up to 500 s: long enough for NotReady (50 s grace) and taint-based evictions (300 s after the
     // NoExecute taint). Shared-service outages up to 200 s.
-    (verb(), 0.0f64..1.0, 5u32..=500, prop::option::weighted(0.25, (1u32..=60, 2u32..=3))).prop_map(
-        |(verb, at, duration_s, every)| {
+    (verb(), 0.0f64..1.0, 5u32..=500, prop::option::weighted(0.25, (1u32..=60, 2u32..=3)))
+        .prop_map(|(verb, at, duration_s, every)| {
             let duration_s = if matches!(verb, Verb::Shared(_)) { duration_s.min(200) } else { duration_s };
             (verb, at, duration_s, every)
-        },
-    ).prop_map(
-        |(verb, at, duration_s, every)| Fault {
+        })
+        .prop_map(|(verb, at, duration_s, every)| Fault {
             verb,
             at,
             duration_s,
             // `every` longer than the duration: an occurrence heals before the next one.
-            every: every.map(|(extra, repeat)| (duration_s + extra, repeat)).filter(|(e, r)| (r - 1) * e + duration_s <= H - 10),
-        },
-    )
+            every: every
+                .map(|(extra, repeat)| (duration_s + extra, repeat))
+                .filter(|(e, r)| (r - 1) * e + duration_s <= H - 10),
+        })
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -311,7 +312,7 @@ fn check(toml: &str) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 300, ..ProptestConfig::default() })]
 
     #[test]
     fn healed_faults_leave_a_converged_cluster(spec in spec()) {

@@ -357,8 +357,9 @@ fn partition_keeps_containers_working_kubelet_stop_freezes_them() {
 
     // Partition: the kubelet works locally, so the crash loop goes on exactly as without the fault.
     assert_eq!(restarts(&part), base_restarts, "partitioned: containers restart as if nothing happened");
-    // Kubelet stopped: nothing happens on the node during the fault; the exit that came at 118.019 s (run started
-    // 98.019 + 1 s) is noticed when the kubelet resumes at 300 s, and the next window (40 s) counts from then.
+    // Kubelet stopped: nothing happens on the node during the fault; the exit due at 119.019 s (restarted at
+    // 98.019 s, running from 99.019 s for 20 s) is noticed when the kubelet resumes at 300 s, and the next window
+    // (40 s) counts from then.
     let stop_restarts = restarts(&stop);
     assert!(stop_restarts.iter().all(|(t, _)| *t < at || *t >= heal), "{stop_restarts:?}");
     assert_eq!(&stop_restarts[..3], &base_restarts[..3]);
@@ -1363,7 +1364,7 @@ replicas = 1
 template = { requests = { cpu = "100m", memory = "128Mi" } }
 "#;
 
-/// Node p0-0 of `text`: (ready, unschedulable, taints) at the end.
+/// Node `name` of a finished run: (ready, unschedulable, taints).
 fn node_state(sim: &Sim, name: &str) -> (bool, bool, Vec<String>) {
     let n = sim.api.etcd.node(node_id(sim, name)).expect("node");
     let taints = n.taints.iter().map(|t| format!("{}:{}", t.key, t.effect.as_str())).collect();
@@ -1378,7 +1379,9 @@ fn a_node_recovering_as_the_controller_marks_it_unknown_ends_ready_and_untainted
     let pass = SimTime(not_ready.micros() - 5_000);
     let crash = |heal: SimTime| {
         let d = heal.micros() - secs(399).micros();
-        format!("{RACE_BASE}\n[[faults]]\nverb = \"node-crash\"\nat = \"399s\"\nnodes = [\"p0-0\"]\nduration = \"{d}us\"")
+        format!(
+            "{RACE_BASE}\n[[faults]]\nverb = \"node-crash\"\nat = \"399s\"\nnodes = [\"p0-0\"]\nduration = \"{d}us\""
+        )
     };
 
     // Back at the very pass: the verdict was taken before the kubelet restarted, but reaches etcd after it. The

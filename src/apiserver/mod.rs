@@ -461,18 +461,17 @@ impl ApiServer {
         let send = self.limiters.reserve(client, now);
         self.stats.throttled_us += send.micros() - now.micros();
         let arrival = send.add(self.timings.api_request_latency).add(self.health.extra_latency);
-        let id =
-            self.in_flight.insert(InFlight {
-                client,
-                request,
-                notify,
-                tag,
-                attempt: 0,
-                conflicts: 0,
-                arrival,
-                times_out: false,
-                reread: false,
-            });
+        let id = self.in_flight.insert(InFlight {
+            client,
+            request,
+            notify,
+            tag,
+            attempt: 0,
+            conflicts: 0,
+            arrival,
+            times_out: false,
+            reread: false,
+        });
         q.push(arrival.add(self.etcd_latency()), Event::ApiCommit(id));
     }
 
@@ -603,7 +602,7 @@ impl ApiServer {
             Request::CreateNode { id, node } => self.create_node(*id, node, io),
             Request::NodeReady { node, status, .. }
                 if *status != ConditionStatus::True
-                    && client == Client::Controller(Ctl::NodeLifecycle) && false
+                    && client == Client::Controller(Ctl::NodeLifecycle)
                     && self.leases.get(node.index()).is_some_and(|l| l.origin.is_some() && l.stopped_at.is_none()) =>
             {
                 // The controller's verdict reaches etcd after the kubelet came back (it was delayed behind the
