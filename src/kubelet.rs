@@ -212,11 +212,8 @@ impl Kubelet {
         }
         // The status manager sends the latest status per pod, not every intermediate one: merge patches.
         if let Request::PodStatus { pod, patch, .. } = &req
-            && let Some(Request::PodStatus { patch: queued, .. }) = self
-                .outbox
-                .iter_mut()
-                .rev()
-                .find(|r| matches!(r, Request::PodStatus { pod: p, .. } if p == pod))
+            && let Some(Request::PodStatus { patch: queued, .. }) =
+                self.outbox.iter_mut().rev().find(|r| matches!(r, Request::PodStatus { pod: p, .. } if p == pod))
         {
             queued.merge(patch);
             return;

@@ -141,7 +141,8 @@ impl Sim {
             }
         }
         let pool_sizes = cfg.pools.iter().map(|p| p.count).collect();
-        let node_pools = cfg.pools.iter().enumerate().flat_map(|(i, p)| std::iter::repeat_n(i as u32, p.count as usize));
+        let node_pools =
+            cfg.pools.iter().enumerate().flat_map(|(i, p)| std::iter::repeat_n(i as u32, p.count as usize));
         let faults = FaultRuntime::new(seed, node_pools);
         let cm = ControllerManager::new(&cfg.timings);
         let driver = Driver::new(cfg.workloads.clone(), seed);
@@ -250,14 +251,20 @@ impl Sim {
                     Client::User => {}
                 }
             }
-            Event::Scheduler(e) => scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
+            Event::Scheduler(e) => {
+                scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg })
+            }
             Event::Kubelet(n, e) => {
                 if let Some(k) = kubelets.get_mut(n.index()) {
                     k.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg });
                 }
             }
-            Event::Controller(e) => cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
-            Event::Driver(e) => driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
+            Event::Controller(e) => {
+                cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg })
+            }
+            Event::Driver(e) => {
+                driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg })
+            }
             Event::Fault(e) => {
                 let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg };
                 let mut world = crate::faults::apply::World {

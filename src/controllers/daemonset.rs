@@ -68,9 +68,8 @@ pub fn should_run(template: &PodTemplate, node: &Node) -> (bool, bool) {
     {
         return (false, false);
     }
-    let untolerated = |effect: TaintEffect| {
-        node.taints.iter().any(|t| t.effect == effect && !tolerated(&template.tolerations, t))
-    };
+    let untolerated =
+        |effect: TaintEffect| node.taints.iter().any(|t| t.effect == effect && !tolerated(&template.tolerations, t));
     let no_execute = untolerated(TaintEffect::NoExecute);
     (!no_execute && !untolerated(TaintEffect::NoSchedule), !no_execute)
 }

@@ -301,8 +301,7 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
                 let index = w.pool_sizes[pool as usize];
                 w.pool_sizes[pool as usize] += 1;
                 let mut k = Kubelet::new(id, Arc::new(p.node(index)), cfg.seed);
-                let phase =
-                    SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(id.0)).below(interval.micros().max(1));
+                let phase = SimRng::keyed(cfg.seed, Stream::Kubelet, u64::from(id.0)).below(interval.micros().max(1));
                 k.boot(ctx, SimDuration(phase));
                 w.kubelets.push(k);
                 w.rt.nodes.push(super::runtime::NodeFaults { pool, ..Default::default() });

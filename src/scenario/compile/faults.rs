@@ -66,11 +66,9 @@ impl Compiler<'_> {
     /// A duration or distribution (`what`: the key, for messages). Never `forever`.
     fn fault_dist(&mut self, v: &Sp<DurationSpec>, what: &str, positive: bool) -> Option<Dist> {
         let dist = match v.get_ref() {
-            DurationSpec::Text(text) => Dist::Fixed(self.duration_within(
-                &Sp::new(v.span(), text.clone()),
-                limits::MAX_DURATION,
-                what,
-            )?),
+            DurationSpec::Text(text) => {
+                Dist::Fixed(self.duration_within(&Sp::new(v.span(), text.clone()), limits::MAX_DURATION, what)?)
+            }
             DurationSpec::Dist(entry) => match self.dist_entry(entry, v.span(), what)? {
                 RunModel::Forever => {
                     return self.err(v.span(), format!("{what} cannot be \"forever\"; leave `{what}` out instead"));
@@ -198,7 +196,10 @@ impl Compiler<'_> {
         targets.pool = pool;
         if let Some(w) = &e.workload {
             let name = w.get_ref().as_str();
-            let known = workloads.deployments.iter().map(|d| &*d.name)
+            let known = workloads
+                .deployments
+                .iter()
+                .map(|d| &*d.name)
                 .chain(workloads.jobs.iter().map(|j| &*j.name))
                 .chain(workloads.arrivals.iter().map(|a| &*a.name))
                 .chain(workloads.daemonsets.iter().map(|d| &*d.name))
