@@ -49,6 +49,13 @@ pub enum EventType {
     // Faults.
     FaultInjected,
     FaultHealed,
+    // Control-plane processes (`kind` Component, `name` the component).
+    /// The kube-scheduler process died (detail: what it lost).
+    SchedulerCrashed,
+    /// A new kube-scheduler process started and sent its informers' LIST (detail: the objects listed).
+    SchedulerStarted,
+    /// The new process's caches synced: it schedules again from here (detail: pods queued, nodes cached).
+    SchedulerSynced,
     // Workloads.
     DeploymentCreated,
     RolloutComplete,
@@ -92,6 +99,9 @@ impl EventType {
             EventType::ZoneStateChanged => "ZoneStateChanged",
             EventType::FaultInjected => "FaultInjected",
             EventType::FaultHealed => "FaultHealed",
+            EventType::SchedulerCrashed => "SchedulerCrashed",
+            EventType::SchedulerStarted => "SchedulerStarted",
+            EventType::SchedulerSynced => "SchedulerSynced",
             EventType::DeploymentCreated => "DeploymentCreated",
             EventType::RolloutComplete => "RolloutComplete",
             EventType::ReplicaSetCreated => "ReplicaSetCreated",

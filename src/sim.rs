@@ -288,6 +288,25 @@ impl Sim {
         while self.step() {}
     }
 
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.queue.peek_time()
+    }
+
+    /// Processes every event before `t`, then moves the clock to `t` (unless the run is over first), so that
+    /// what the caller does next (e.g. [`Sim::crash_scheduler`]) happens exactly at `t`, before the events due
+    /// at `t`. Never moves the clock back.
+    pub fn run_until(&mut self, t: SimTime) {
+        while self.next_event_time().is_some_and(|next| next < t) {
+            if !self.step() {
+                return;
+            }
+        }
+        if !self.finished {
+            self.now = self.now.max(t.min(self.end));
+        }
+    }
+
     /// Counts of pods per phase in the store at this moment.
     pub fn pods_by_phase(&self) -> BTreeMap<PodPhase, u64> {
         let mut counts: BTreeMap<PodPhase, u64> = PodPhase::ALL.iter().map(|p| (*p, 0)).collect();
@@ -300,5 +319,22 @@ impl Sim {
     /// Pending events in the queue.
     pub fn queue_len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The kube-scheduler process crashes now (see [`Scheduler::crash`], which records the `SchedulerCrashed`
+    /// row). Nothing happens if it is already down.
+    pub fn crash_scheduler(&mut self) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, scheduler, now, registry, .. } = self;
+        scheduler.crash(&mut Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry });
+    }
+
+    /// A new kube-scheduler process starts now (see [`Scheduler::restart`]): a `SchedulerStarted` row, then a
+    /// `SchedulerSynced` row when its caches have synced and it schedules again. Nothing happens if it is
+    /// running.
+    pub fn restart_scheduler(&mut self) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, scheduler, now, registry, .. } = self;
+        scheduler.restart(&mut Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry });
     }
 }

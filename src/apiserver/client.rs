@@ -138,6 +138,22 @@ impl Limiters {
         }
     }
 
+    /// Replaces `client`'s bucket with a new, full one (the client process restarted).
+    pub fn reset(&mut self, client: Client, t: &Timings) {
+        match client {
+            Client::Scheduler => self.scheduler = TokenBucket::new(t.scheduler_qps, t.scheduler_burst),
+            Client::Controller(c) => {
+                self.controllers[c.index()] = TokenBucket::new(t.controller_manager_qps, t.controller_manager_burst);
+            }
+            Client::Kubelet(n) => {
+                if let Some(b) = self.kubelets.get_mut(n.index()) {
+                    *b = self.kubelet_template.clone();
+                }
+            }
+            Client::User => {}
+        }
+    }
+
     /// When a request issued by `client` at `now` may be sent.
     pub fn reserve(&mut self, client: Client, now: SimTime) -> SimTime {
         match client {

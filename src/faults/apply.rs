@@ -287,9 +287,9 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
             }
             let down = w.rt.active_of(SharedKind::Scheduler).next().is_some();
             if down && !was_down {
-                // MERGE: w.scheduler.crash(ctx);
+                w.scheduler.crash(ctx);
             } else if !down && was_down {
-                // MERGE: w.scheduler.restart(ctx);
+                w.scheduler.restart(ctx);
             }
         }
         FaultVerb::AddNodes { pool, count } if inject => {
