@@ -719,7 +719,8 @@ impl<'de> Deserialize<'de> for DurationSpec {
                 Ok(DurationSpec::Text(v.to_string()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DurationSpec, A::Error> {
-                RunEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(|e| DurationSpec::Dist(Box::new(e)))
+                RunEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|e| DurationSpec::Dist(Box::new(e)))
             }
         }
         d.deserialize_any(V)
