@@ -123,6 +123,11 @@ pub enum Request {
         status: ConditionStatus,
         rv: Option<u64>,
     },
+    /// `DELETE node` (the cloud node lifecycle controller, the cluster autoscaler or an operator). The node's pods
+    /// stay bound to it: PodGC deletes them once it has confirmed the node is gone.
+    DeleteNode {
+        node: NodeId,
+    },
     /// The kubelet's node status update carrying a changed image list (`status.images`: name and size in bytes).
     /// Heartbeats are virtual; this is the only node status write a healthy kubelet makes after registering.
     NodeImages {
@@ -534,6 +539,7 @@ impl ApiServer {
                 Ok(())
             }
             Request::CreateNode { id, node } => self.create_node(*id, node, io),
+            Request::DeleteNode { node } => self.delete_node(*node, io),
             Request::NodeReady { node, status, rv } => self.update_node(*node, *rv, io, |n| {
                 let changed = n.ready != *status;
                 n.ready = *status;
@@ -749,6 +755,7 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         | Request::RemovePod { pod: p } => (Kind::Pod, pod(p)),
         Request::CreateNode { node: n, .. } => (Kind::Node, Some(n.name.clone())),
         Request::NodeReady { node: n, .. }
+        | Request::DeleteNode { node: n }
         | Request::NodeTaints { node: n, .. }
         | Request::NodeImages { node: n, .. } => (Kind::Node, node(n)),
         Request::CreateReplicaSet(r) => (Kind::ReplicaSet, Some(r.name.clone())),

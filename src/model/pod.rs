@@ -266,6 +266,9 @@ pub enum PodReason {
     Error,
     /// Removed by the pod garbage collector.
     GarbageCollected,
+    /// Marked Failed and deleted by the pod garbage collector because its node no longer exists (upstream: the
+    /// `DisruptionTarget` condition with reason `DeletionByPodGC`).
+    DeletionByPodGc,
 }
 
 impl PodReason {
@@ -282,6 +285,7 @@ impl PodReason {
             PodReason::OutOfExtended => "OutOfExtendedResource",
             PodReason::Error => "Error",
             PodReason::GarbageCollected => "PodGC",
+            PodReason::DeletionByPodGc => "DeletionByPodGC",
         }
     }
 }
