@@ -118,6 +118,8 @@ pub struct Kubelet {
     admitted_pods: i64,
     next_token: u32,
     seed: u64,
+    /// The machine was terminated for good (see [`Kubelet::terminate`]).
+    terminated: bool,
 }
 
 impl Kubelet {
@@ -138,6 +140,7 @@ impl Kubelet {
             admitted_pods: 0,
             next_token: 0,
             seed,
+            terminated: false,
         }
     }
 
@@ -189,6 +192,10 @@ impl Kubelet {
 
     /// The kubelet starts again after a crash: it posts Ready, resumes heartbeats and relists its pods.
     pub fn restart(&mut self, ctx: &mut Ctx) {
+        if self.terminated {
+            // A terminated machine never comes back (a fault healing on it changes nothing).
+            return;
+        }
         self.alive = true;
         self.pull_busy_until = ctx.now;
         self.status_origin = ctx.now;
@@ -540,6 +547,26 @@ impl Kubelet {
             self.admitted.sub(&p.spec.template.requests);
             self.admitted_pods -= 1;
         }
+    }
+
+    /// The machine is terminated for good (node pool scale-down, spot interruption): like a crash, its containers
+    /// are gone and its heartbeats stop, but it never comes back ([`Kubelet::restart`] does nothing afterwards).
+    /// The Node object stays until someone deletes it. Returns the commit time of the last Lease renewal when
+    /// the kubelet was running (as [`Kubelet::crash`]); `None` if it was already down or terminated.
+    pub fn terminate(&mut self, ctx: &mut Ctx) -> Option<SimTime> {
+        if self.terminated {
+            return None;
+        }
+        self.terminated = true;
+        if !self.alive {
+            return None;
+        }
+        self.crash(ctx)
+    }
+
+    /// Whether the machine was terminated for good.
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

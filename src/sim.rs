@@ -274,6 +274,58 @@ impl Sim {
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }
+
+    /// The time of the next pending event.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.queue.peek_time()
+    }
+
+    /// Processes every event up to and including time `t`, then sets the clock to `t` (so that a call such as
+    /// [`Sim::terminate_node`] happens exactly at `t`). Returns false once the run is over.
+    pub fn run_until(&mut self, t: SimTime) -> bool {
+        while self.queue.peek_time().is_some_and(|next| next <= t) {
+            if !self.step() {
+                return false;
+            }
+        }
+        if self.finished {
+            return false;
+        }
+        self.now = self.now.max(t.min(self.end));
+        true
+    }
+
+    /// Deletes the Node object of `node` now (`kubectl delete node`, or the cluster autoscaler deleting a
+    /// scaled-down node). The request goes through the apiserver as the scenario's user (not rate limited); the
+    /// machine is untouched: a kubelet still running keeps running its pods until PodGC deletes them as orphans.
+    /// Deleting a node that does not exist fails with NotFound, which changes nothing.
+    pub fn delete_node(&mut self, node: NodeId) {
+        let req = crate::apiserver::Request::DeleteNode { node };
+        self.api.submit(Client::User, req, false, self.now, &mut self.queue);
+    }
+
+    /// Terminates the machine behind `node` for good (node pool scale-down, spot interruption): its kubelet stops
+    /// as in a crash and never comes back (`NodeTerminated`). The Node object is then deleted as upstream's cloud
+    /// node lifecycle controller does it: once the node lifecycle controller has marked it `Ready=Unknown`
+    /// (its grace period after the last heartbeat), the next 5 s pass finds its instance gone and deletes it
+    /// (`NodeDeleted`). Terminating a machine twice changes nothing.
+    pub fn terminate_node(&mut self, node: NodeId) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, kubelets, cm, now, .. } = self;
+        let mut ctx = Ctx { now: *now, queue, api, rec, images: &cfg.images };
+        let Some(k) = kubelets.get_mut(node.index()) else { return };
+        if k.is_terminated() {
+            return;
+        }
+        let was_alive = k.alive;
+        let last = k.terminate(&mut ctx);
+        let name = k.node().name.clone();
+        record!(ctx.rec, ctx.now, NodeTerminated, Node, &name, &name, "was_running={was_alive}");
+        if was_alive {
+            cm.lease_stopped(node, last, &mut ctx);
+        }
+        cm.instance_terminated(node, &mut ctx);
+    }
 }
 
 fn fault(
