@@ -44,6 +44,12 @@ pub enum EventType {
     NodeFailed,
     NodeRecovered,
     NodeDrained,
+    /// The machine behind a node was terminated for good (scale-down, spot interruption); written by the simulator
+    /// when it happens. Its Node object stays until someone deletes it.
+    NodeTerminated,
+    /// The Node object was deleted (written by the apiserver when the deletion commits; `detail`: the pods still
+    /// bound to it).
+    NodeDeleted,
     /// A zone's state as the node lifecycle controller sees it changed (`name`: the zone).
     ZoneStateChanged,
     // Faults.
@@ -96,6 +102,8 @@ impl EventType {
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
             EventType::NodeDrained => "NodeDrained",
+            EventType::NodeTerminated => "NodeTerminated",
+            EventType::NodeDeleted => "NodeDeleted",
             EventType::ZoneStateChanged => "ZoneStateChanged",
             EventType::FaultInjected => "FaultInjected",
             EventType::FaultHealed => "FaultHealed",

@@ -321,6 +321,31 @@ impl Sim {
         self.queue.len()
     }
 
+    /// Deletes the Node object of `node` now (`kubectl delete node`, or the cluster autoscaler deleting a
+    /// scaled-down node). The request goes through the apiserver as the scenario's user (not rate limited); the
+    /// machine is untouched: a kubelet still running keeps running its pods until PodGC deletes them as orphans.
+    /// Deleting a node that does not exist fails with NotFound, which changes nothing.
+    pub fn delete_node(&mut self, node: NodeId) {
+        let req = crate::apiserver::Request::DeleteNode { node };
+        self.api.submit(Client::User, req, false, self.now, &mut self.queue);
+    }
+
+    /// Terminates the machine behind `node` for good (node pool scale-down, spot interruption): its kubelet stops
+    /// as in a crash and never comes back (`NodeTerminated`). The Node object is then deleted as upstream's cloud
+    /// node lifecycle controller does it: once the node lifecycle controller has marked it `Ready=Unknown`
+    /// (its grace period after the last heartbeat), the next 5 s pass finds its instance gone and deletes it
+    /// (`NodeDeleted`). Terminating a machine twice changes nothing.
+    pub fn terminate_node(&mut self, node: NodeId) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, kubelets, cm, now, registry, faults, .. } = self;
+        let mut ctx = Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry };
+        let Some(k) = kubelets.get_mut(node.index()) else { return };
+        if let Some(f) = faults.nodes.get_mut(node.index()) {
+            f.gone = true;
+        }
+        crate::faults::apply::terminate_machine(k, cm, &mut ctx);
+    }
+
     /// The kube-scheduler process crashes now (see [`Scheduler::crash`], which records the `SchedulerCrashed`
     /// row). Nothing happens if it is already down.
     pub fn crash_scheduler(&mut self) {

@@ -107,7 +107,7 @@ fn spot_interruptions_drain_at_the_notice_and_terminate_after_it() {
         for t in targets {
             assert!(t.starts_with("spot-"), "only spot nodes are interrupted");
             assert!(seen.insert(t.to_string()), "{t} interrupted twice");
-            let failed: Vec<_> = of(ev, EventType::NodeFailed).filter(|r| r.node == t).collect();
+            let failed: Vec<_> = of(ev, EventType::NodeTerminated).filter(|r| r.node == t).collect();
             assert_eq!(failed.len(), 1, "{t} terminated once");
             assert_eq!(failed[0].time, n.time.add(kubesim::time::SimDuration::from_secs(120)), "{t} after the notice");
         }

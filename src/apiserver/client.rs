@@ -17,10 +17,13 @@ pub enum Ctl {
     PodGc,
     DaemonSet,
     Disruption,
+    /// cloud-controller-manager's cloud node lifecycle controller (a separate process upstream, with its own
+    /// client; its `--kube-api-qps`/`--kube-api-burst` defaults, 20 / 30, are the controller manager's).
+    CloudNodeLifecycle,
 }
 
 impl Ctl {
-    pub const ALL: [Ctl; 8] = [
+    pub const ALL: [Ctl; 9] = [
         Ctl::ReplicaSet,
         Ctl::Deployment,
         Ctl::Job,
@@ -29,6 +32,7 @@ impl Ctl {
         Ctl::PodGc,
         Ctl::DaemonSet,
         Ctl::Disruption,
+        Ctl::CloudNodeLifecycle,
     ];
 
     fn index(self) -> usize {

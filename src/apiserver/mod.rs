@@ -137,6 +137,11 @@ pub enum Request {
         status: ConditionStatus,
         rv: Option<u64>,
     },
+    /// `DELETE node` (the cloud node lifecycle controller, the cluster autoscaler or an operator). The node's pods
+    /// stay bound to it: PodGC deletes them once it has confirmed the node is gone.
+    DeleteNode {
+        node: NodeId,
+    },
     /// The kubelet's node status update carrying a changed image list (`status.images`: name and size in bytes).
     /// Heartbeats are virtual; this is the only node status write a healthy kubelet makes after registering.
     NodeImages {
@@ -633,6 +638,7 @@ impl ApiServer {
                 Ok(())
             }
             Request::CreateNode { id, node } => self.create_node(*id, node, io),
+            Request::DeleteNode { node } => self.delete_node(*node, io),
             Request::NodeReady { node, status, rv } => self.update_node(*node, *rv, io, |n| {
                 let changed = n.ready != *status;
                 n.ready = *status;
@@ -930,6 +936,7 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         | Request::RemovePod { pod: p } => (Kind::Pod, pod(p)),
         Request::CreateNode { node: n, .. } => (Kind::Node, Some(n.name.clone())),
         Request::NodeReady { node: n, .. }
+        | Request::DeleteNode { node: n }
         | Request::NodeTaints { node: n, .. }
         | Request::NodeImages { node: n, .. } => (Kind::Node, node(n)),
         Request::CreateReplicaSet(r) => (Kind::ReplicaSet, Some(r.name.clone())),
@@ -1125,6 +1132,49 @@ mod tests {
         h.api.reset_limiter(Client::Scheduler);
         h.api.submit(Client::Scheduler, Request::Cordon { node: NodeId(0), unschedulable: true }, false, now, &mut h.q);
         assert_eq!(h.api.cancel_unsent(Client::Scheduler, now), 0, "a new client has a full burst");
+    }
+
+    #[test]
+    fn deleting_a_node_keeps_its_pods_bound_and_a_second_delete_is_not_found() {
+        let (mut h, w) = setup(100);
+        h.pod_on("a");
+        while h.api.take_watch(w).is_some() {}
+        let revision = h.api.etcd.revision();
+        h.send(Client::User, Request::DeleteNode { node: NodeId(0) });
+        assert_eq!(h.api.etcd.revision(), revision + 1);
+        assert!(h.api.etcd.node(NodeId(0)).is_none());
+        assert_eq!(h.api.pods_on_node(NodeId(0)).len(), 1, "the pod stays bound (PodGC collects it)");
+        assert_eq!(h.api.kubelet_watcher(NodeId(0)), Some(w), "the kubelet still watches its pods");
+        // Watchers of nodes get the deletion with the node's last object.
+        let mut deleted = None;
+        while let Some((client, change)) = h.api.take_watch(WatcherId(1)) {
+            if let Change::Node { op: Op::Deleted, node, rv, .. } = change {
+                deleted = Some((client, node.name.to_string(), rv));
+            }
+        }
+        assert_eq!(deleted, Some((Client::Controller(Ctl::ReplicaSet), "n0".to_string(), revision + 1)));
+        // Deleting it again: 404, no write, nothing recorded as a rejection.
+        let now = h.q.now();
+        h.api.submit(Client::User, Request::DeleteNode { node: NodeId(0) }, true, now, &mut h.q);
+        let mut result = None;
+        while let Some((t, ev)) = h.q.pop() {
+            match ev {
+                Event::ApiCommit(id) => h.api.commit(id, t, &mut h.q, &mut h.rec),
+                Event::ApiResponse(id) => result = h.api.take_response(id).map(|r| r.result),
+                _ => {}
+            }
+        }
+        assert_eq!(result, Some(Err(ApiError::NotFound)));
+        assert_eq!(h.api.etcd.revision(), revision + 1);
+        // The machine's slot is never taken again, even by a node of the same name.
+        let node = (*node_info("n0", 4000, 1 << 30).node).clone();
+        h.send(Client::Kubelet(NodeId(0)), Request::CreateNode { id: NodeId(0), node: Box::new(node) });
+        assert!(h.api.etcd.node(NodeId(0)).is_none());
+        let rows = h.rec.finish().expect("rows");
+        let of = |e: EventType| rows.iter().filter(|r| r.event == e).count();
+        assert_eq!((of(EventType::NodeDeleted), of(EventType::Rejected)), (1, 0));
+        let row = rows.iter().find(|r| r.event == EventType::NodeDeleted).expect("row");
+        assert_eq!((row.name.as_str(), row.detail.as_str()), ("n0", "pods=1"));
     }
 
     #[test]
