@@ -1065,7 +1065,8 @@ mod tests {
         let patch = PodStatusPatch { phase: Some(PodPhase::Succeeded), ..Default::default() };
         h.send(Client::Kubelet(NodeId(0)), Request::PodStatus { pod: c, patch, rv: None });
         // The harness dropped the delivery events: deliver what is queued so far.
-        while h.api.take_watch(SCHEDULER_WATCHER).is_some() {}
+        let t0 = h.q.now();
+        while h.api.take_watch(SCHEDULER_WATCHER, t0, &mut h.q).is_some() {}
         // One more pod: its change is on the scheduler's watch when the scheduler dies.
         let now = h.q.now();
         let mut template = (*pod_spec(100, 100, |_| {}).template).clone();
@@ -1095,12 +1096,12 @@ mod tests {
         assert_eq!(listed, 4, "the node and pods a, b, d; not the finished c");
         // The closed connection's delivery event fires first and finds nothing for it.
         for w in stale {
-            assert!(h.api.take_watch(w).is_none());
+            assert!(h.api.take_watch(w, now, &mut h.q).is_none());
         }
         let mut seen = Vec::new();
         while let Some((_, ev)) = h.q.pop() {
             if let Event::Watch(w) = ev
-                && let Some((_, change)) = h.api.take_watch(w)
+                && let Some((_, change)) = h.api.take_watch(w, now, &mut h.q)
             {
                 match change {
                     Change::Node { node, op, .. } => seen.push(format!("{op:?} node {}", node.name)),
@@ -1138,7 +1139,8 @@ mod tests {
     fn deleting_a_node_keeps_its_pods_bound_and_a_second_delete_is_not_found() {
         let (mut h, w) = setup(100);
         h.pod_on("a");
-        while h.api.take_watch(w).is_some() {}
+        let t0 = h.q.now();
+        while h.api.take_watch(w, t0, &mut h.q).is_some() {}
         let revision = h.api.etcd.revision();
         h.send(Client::User, Request::DeleteNode { node: NodeId(0) });
         assert_eq!(h.api.etcd.revision(), revision + 1);
@@ -1147,7 +1149,8 @@ mod tests {
         assert_eq!(h.api.kubelet_watcher(NodeId(0)), Some(w), "the kubelet still watches its pods");
         // Watchers of nodes get the deletion with the node's last object.
         let mut deleted = None;
-        while let Some((client, change)) = h.api.take_watch(WatcherId(1)) {
+        let t1 = h.q.now();
+        while let Some((client, change)) = h.api.take_watch(WatcherId(1), t1, &mut h.q) {
             if let Change::Node { op: Op::Deleted, node, rv, .. } = change {
                 deleted = Some((client, node.name.to_string(), rv));
             }

@@ -960,7 +960,14 @@ mod restart_tests {
 
         fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Scheduler, &mut Ctx) -> R) -> R {
             let now = self.q.now();
-            let mut ctx = Ctx { now, queue: &mut self.q, api: &mut self.api, rec: &mut self.rec, images: &self.images };
+            let mut ctx = Ctx {
+                now,
+                queue: &mut self.q,
+                api: &mut self.api,
+                rec: &mut self.rec,
+                images: &self.images,
+                registry: Default::default(),
+            };
             f(&mut self.sched, &mut ctx)
         }
 
@@ -975,6 +982,7 @@ mod restart_tests {
                         api: &mut self.api,
                         rec: &mut self.rec,
                         images: &self.images,
+                        registry: Default::default(),
                     };
                     self.sched.handle(e, &mut ctx);
                 }
