@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::time::{SimDuration, SimTime};
 use slotmap::SlotMap;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// What happened to an object.
@@ -95,6 +95,10 @@ pub struct Etcd {
     pub pods: SlotMap<PodId, PodRecord>,
     /// Indexed by `NodeId`; `None` once a node is deleted (ids are never reused).
     pub nodes: Vec<Option<Versioned<Node>>>,
+    /// The last object of every deleted node. Not part of the keyspace (a real etcd forgets the key): a `NodeId`
+    /// is a machine's index, so its slot must never be taken by another node, and rows about pods still bound to
+    /// a deleted node name it as their `spec.nodeName` does.
+    pub deleted_nodes: BTreeMap<NodeId, Arc<Node>>,
     pub replicasets: SlotMap<ReplicaSetId, Versioned<ReplicaSet>>,
     pub deployments: SlotMap<DeploymentId, Versioned<Deployment>>,
     pub jobs: SlotMap<JobId, Versioned<Job>>,
@@ -199,9 +203,10 @@ impl Etcd {
         Some(Change::Pod { id, spec: rec.spec, state: rec.state, op: Op::Deleted })
     }
 
-    /// Stores a new node under `id` (the machine's index, fixed by the simulator). The slot must be free.
+    /// Stores a new node under `id` (the machine's index, fixed by the simulator). The slot must be free and
+    /// never used before: a deleted node's machine is gone for good.
     pub fn create_node(&mut self, id: NodeId, node: Node) -> Option<Change> {
-        if self.nodes.get(id.index()).is_some_and(|n| n.is_some()) {
+        if self.nodes.get(id.index()).is_some_and(|n| n.is_some()) || self.deleted_nodes.contains_key(&id) {
             return None;
         }
         if self.nodes.len() <= id.index() {
@@ -215,6 +220,20 @@ impl Etcd {
 
     pub fn node(&self, id: NodeId) -> Option<&Arc<Node>> {
         self.nodes.get(id.index()).and_then(|n| n.as_ref()).map(|v| &v.obj)
+    }
+
+    /// The node stored under `id`, or its last object if it was deleted.
+    pub fn node_or_deleted(&self, id: NodeId) -> Option<&Arc<Node>> {
+        self.node(id).or_else(|| self.deleted_nodes.get(&id))
+    }
+
+    /// Removes a node. The change carries its last object, stamped with the deletion's revision (as a watch's
+    /// DELETED event carries the object at the deletion revision). Its slot stays empty for good.
+    pub fn delete_node(&mut self, id: NodeId) -> Option<Change> {
+        let v = self.nodes.get_mut(id.index())?.take()?;
+        let rv = self.bump();
+        self.deleted_nodes.insert(id, v.obj.clone());
+        Some(Change::Node { id, node: v.obj, rv, op: Op::Deleted })
     }
 
     /// Replaces a node object.
@@ -347,6 +366,23 @@ mod tests {
         assert_eq!(etcd.nodes[b.index()].as_ref().unwrap().resource_version, 2);
         assert!(etcd.update_node(NodeId(99), node("x")).is_none());
         assert_eq!(etcd.revision(), 3, "failed writes do not bump the revision");
+    }
+
+    #[test]
+    fn a_deleted_node_slot_is_never_reused() {
+        let mut etcd = Etcd::new();
+        let a = NodeId(0);
+        etcd.create_node(a, node("a"));
+        let change = etcd.delete_node(a).expect("deleted");
+        assert!(matches!(change, Change::Node { op: Op::Deleted, rv: 2, .. }));
+        assert_eq!(etcd.revision(), 2);
+        assert!(etcd.node(a).is_none());
+        assert_eq!(etcd.node_or_deleted(a).map(|n| &*n.name), Some("a"));
+        assert!(etcd.delete_node(a).is_none(), "already gone");
+        assert!(etcd.create_node(a, node("a2")).is_none(), "the machine's slot is not reused");
+        assert!(etcd.update_node(a, node("a")).is_none());
+        assert_eq!(etcd.revision(), 2, "failed writes do not bump the revision");
+        assert!(etcd.delete_node(NodeId(7)).is_none(), "never existed");
     }
 
     #[test]

@@ -162,6 +162,8 @@ pub struct Kubelet {
     admitted_pods: i64,
     next_token: u32,
     seed: u64,
+    /// The machine was terminated for good (see [`Kubelet::terminate`]).
+    terminated: bool,
 }
 
 impl Kubelet {
@@ -185,6 +187,7 @@ impl Kubelet {
             admitted_pods: 0,
             next_token: 0,
             seed,
+            terminated: false,
         }
     }
 
@@ -339,6 +342,10 @@ impl Kubelet {
 
     /// The kubelet starts again after a crash: it posts Ready, resumes heartbeats and relists its pods.
     pub fn restart(&mut self, ctx: &mut Ctx) {
+        if self.terminated {
+            // A terminated machine never comes back (a fault healing on it changes nothing).
+            return;
+        }
         self.alive = true;
         self.link = Link::Online;
         self.pull_busy_until = ctx.now;
@@ -756,6 +763,27 @@ impl Kubelet {
             self.admitted.sub(&p.spec.template.requests);
             self.admitted_pods -= 1;
         }
+    }
+
+    /// The machine is terminated for good (node pool scale-down, spot interruption): like a crash, its containers
+    /// are gone and its heartbeats stop, but it never comes back ([`Kubelet::restart`] does nothing afterwards).
+    /// The Node object stays until someone deletes it. Returns the commit time of the last Lease renewal when
+    /// the kubelet was running and online (as [`Kubelet::crash`]); `None` if it was already down, cut off or
+    /// terminated.
+    pub fn terminate(&mut self, ctx: &mut Ctx) -> Option<Option<SimTime>> {
+        if self.terminated {
+            return None;
+        }
+        self.terminated = true;
+        if !self.alive {
+            return None;
+        }
+        self.crash(ctx)
+    }
+
+    /// Whether the machine was terminated for good.
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
     }
 }
 

@@ -61,6 +61,7 @@ pub struct Collector {
     /// Pods deleted as preemption victims.
     pub preemption_victims: u64,
     pub nodes_added: u64,
+    pub nodes_deleted: u64,
     /// Creation to binding, microseconds, one per bound pod.
     pub scheduling_latency_us: Vec<u64>,
     /// Creation to first Running, microseconds.
@@ -107,6 +108,14 @@ impl Collector {
         self.nodes_added += 1;
         self.cpu.change(now, 0, i128::from(node.allocatable.cpu_millis));
         self.memory.change(now, 0, i128::from(node.allocatable.memory_bytes));
+    }
+
+    /// A node object was deleted: its allocatable leaves the allocation denominator. Pods still bound to it keep
+    /// counting as allocated until they are terminal or deleted, as they are in the store.
+    pub fn node_deleted(&mut self, node: &Node, now: SimTime) {
+        self.nodes_deleted += 1;
+        self.cpu.change(now, 0, -i128::from(node.allocatable.cpu_millis));
+        self.memory.change(now, 0, -i128::from(node.allocatable.memory_bytes));
     }
 
     /// The scheduler failed to place a pod; `first` is true on the pod's first failure.

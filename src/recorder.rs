@@ -44,11 +44,24 @@ pub enum EventType {
     NodeFailed,
     NodeRecovered,
     NodeDrained,
+    /// The machine behind a node was terminated for good (scale-down, spot interruption); written by the simulator
+    /// when it happens. Its Node object stays until someone deletes it.
+    NodeTerminated,
+    /// The Node object was deleted (written by the apiserver when the deletion commits; `detail`: the pods still
+    /// bound to it).
+    NodeDeleted,
     /// A zone's state as the node lifecycle controller sees it changed (`name`: the zone).
     ZoneStateChanged,
     // Faults.
     FaultInjected,
     FaultHealed,
+    // Control-plane processes (`kind` Component, `name` the component).
+    /// The kube-scheduler process died (detail: what it lost).
+    SchedulerCrashed,
+    /// A new kube-scheduler process started and sent its informers' LIST (detail: the objects listed).
+    SchedulerStarted,
+    /// The new process's caches synced: it schedules again from here (detail: pods queued, nodes cached).
+    SchedulerSynced,
     // Workloads.
     DeploymentCreated,
     RolloutComplete,
@@ -89,9 +102,14 @@ impl EventType {
             EventType::NodeFailed => "NodeFailed",
             EventType::NodeRecovered => "NodeRecovered",
             EventType::NodeDrained => "NodeDrained",
+            EventType::NodeTerminated => "NodeTerminated",
+            EventType::NodeDeleted => "NodeDeleted",
             EventType::ZoneStateChanged => "ZoneStateChanged",
             EventType::FaultInjected => "FaultInjected",
             EventType::FaultHealed => "FaultHealed",
+            EventType::SchedulerCrashed => "SchedulerCrashed",
+            EventType::SchedulerStarted => "SchedulerStarted",
+            EventType::SchedulerSynced => "SchedulerSynced",
             EventType::DeploymentCreated => "DeploymentCreated",
             EventType::RolloutComplete => "RolloutComplete",
             EventType::ReplicaSetCreated => "ReplicaSetCreated",

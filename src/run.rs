@@ -65,7 +65,7 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     let revision = sim.api.etcd.revision();
     let api = sim.api.stats;
     let stats = sim.scheduler.stats;
-    let pending_reasons = sim.scheduler.pending_reasons();
+    let pending_reasons = pending_reasons(sim);
     let m = &mut sim.rec.metrics;
     let mut metrics: BTreeMap<String, Value> = BTreeMap::new();
     let mut int = |k: &str, v: u64| {
@@ -117,6 +117,28 @@ pub fn summarize(sim: &mut Sim) -> Summary {
         metrics,
         pending_reasons,
     }
+}
+
+/// The scheduler's pending reasons; while it is down (crashed, not restarted), nothing holds them, so the unbound
+/// pods waiting for one of its profiles are counted under `kube-scheduler is not running`.
+fn pending_reasons(sim: &Sim) -> BTreeMap<String, u64> {
+    if sim.scheduler.lifecycle() != crate::scheduler::Lifecycle::Down {
+        return sim.scheduler.pending_reasons();
+    }
+    let profiles = &sim.config().profiles;
+    let waiting = sim
+        .api
+        .etcd
+        .pods
+        .iter()
+        .filter(|(_, r)| r.state.node.is_none() && r.state.deletion.is_none() && !r.state.phase.is_terminal())
+        .filter(|(_, r)| profiles.iter().any(|p| *p.scheduler_name == *r.spec.template.scheduler_name))
+        .count() as u64;
+    let mut out = BTreeMap::new();
+    if waiting > 0 {
+        out.insert("kube-scheduler is not running".to_string(), waiting);
+    }
+    out
 }
 
 /// Runs a scenario keeping the events in memory (tests, library users).

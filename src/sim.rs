@@ -141,7 +141,8 @@ impl Sim {
             }
         }
         let pool_sizes = cfg.pools.iter().map(|p| p.count).collect();
-        let node_pools = cfg.pools.iter().enumerate().flat_map(|(i, p)| std::iter::repeat_n(i as u32, p.count as usize));
+        let node_pools =
+            cfg.pools.iter().enumerate().flat_map(|(i, p)| std::iter::repeat_n(i as u32, p.count as usize));
         let faults = FaultRuntime::new(seed, node_pools);
         let cm = ControllerManager::new(&cfg.timings);
         let driver = Driver::new(cfg.workloads.clone(), seed);
@@ -250,14 +251,20 @@ impl Sim {
                     Client::User => {}
                 }
             }
-            Event::Scheduler(e) => scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
+            Event::Scheduler(e) => {
+                scheduler.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg })
+            }
             Event::Kubelet(n, e) => {
                 if let Some(k) = kubelets.get_mut(n.index()) {
                     k.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg });
                 }
             }
-            Event::Controller(e) => cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
-            Event::Driver(e) => driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg }),
+            Event::Controller(e) => {
+                cm.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg })
+            }
+            Event::Driver(e) => {
+                driver.handle(e, &mut Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg })
+            }
             Event::Fault(e) => {
                 let mut ctx = Ctx { now: t, queue, api, rec, images: &cfg.images, registry: reg };
                 let mut world = crate::faults::apply::World {
@@ -281,6 +288,25 @@ impl Sim {
         while self.step() {}
     }
 
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.queue.peek_time()
+    }
+
+    /// Processes every event before `t`, then moves the clock to `t` (unless the run is over first), so that
+    /// what the caller does next (e.g. [`Sim::crash_scheduler`]) happens exactly at `t`, before the events due
+    /// at `t`. Never moves the clock back.
+    pub fn run_until(&mut self, t: SimTime) {
+        while self.next_event_time().is_some_and(|next| next < t) {
+            if !self.step() {
+                return;
+            }
+        }
+        if !self.finished {
+            self.now = self.now.max(t.min(self.end));
+        }
+    }
+
     /// Counts of pods per phase in the store at this moment.
     pub fn pods_by_phase(&self) -> BTreeMap<PodPhase, u64> {
         let mut counts: BTreeMap<PodPhase, u64> = PodPhase::ALL.iter().map(|p| (*p, 0)).collect();
@@ -293,5 +319,47 @@ impl Sim {
     /// Pending events in the queue.
     pub fn queue_len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Deletes the Node object of `node` now (`kubectl delete node`, or the cluster autoscaler deleting a
+    /// scaled-down node). The request goes through the apiserver as the scenario's user (not rate limited); the
+    /// machine is untouched: a kubelet still running keeps running its pods until PodGC deletes them as orphans.
+    /// Deleting a node that does not exist fails with NotFound, which changes nothing.
+    pub fn delete_node(&mut self, node: NodeId) {
+        let req = crate::apiserver::Request::DeleteNode { node };
+        self.api.submit(Client::User, req, false, self.now, &mut self.queue);
+    }
+
+    /// Terminates the machine behind `node` for good (node pool scale-down, spot interruption): its kubelet stops
+    /// as in a crash and never comes back (`NodeTerminated`). The Node object is then deleted as upstream's cloud
+    /// node lifecycle controller does it: once the node lifecycle controller has marked it `Ready=Unknown`
+    /// (its grace period after the last heartbeat), the next 5 s pass finds its instance gone and deletes it
+    /// (`NodeDeleted`). Terminating a machine twice changes nothing.
+    pub fn terminate_node(&mut self, node: NodeId) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, kubelets, cm, now, registry, faults, .. } = self;
+        let mut ctx = Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry };
+        let Some(k) = kubelets.get_mut(node.index()) else { return };
+        if let Some(f) = faults.nodes.get_mut(node.index()) {
+            f.gone = true;
+        }
+        crate::faults::apply::terminate_machine(k, cm, &mut ctx);
+    }
+
+    /// The kube-scheduler process crashes now (see [`Scheduler::crash`], which records the `SchedulerCrashed`
+    /// row). Nothing happens if it is already down.
+    pub fn crash_scheduler(&mut self) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, scheduler, now, registry, .. } = self;
+        scheduler.crash(&mut Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry });
+    }
+
+    /// A new kube-scheduler process starts now (see [`Scheduler::restart`]): a `SchedulerStarted` row, then a
+    /// `SchedulerSynced` row when its caches have synced and it schedules again. Nothing happens if it is
+    /// running.
+    pub fn restart_scheduler(&mut self) {
+        let cfg = self.cfg.clone();
+        let Sim { queue, api, rec, scheduler, now, registry, .. } = self;
+        scheduler.restart(&mut Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry });
     }
 }

@@ -74,8 +74,17 @@ pub struct Timings {
     pub default_toleration_seconds: i64,
     /// PodGC period (`gcCheckPeriod`): 20 s.
     pub pod_gc_period: SimDuration,
+    /// How long PodGC waits after first seeing pods bound to a node its informer does not have before it checks
+    /// (with a GET) that the node is gone and deletes them (`quarantineTime`): 40 s.
+    pub pod_gc_quarantine: SimDuration,
     /// `--terminated-pod-gc-threshold`: 12,500 terminated pods.
     pub terminated_pod_gc_threshold: u64,
+
+    // --- cloud-controller-manager ---
+    /// The cloud node lifecycle controller's period (`--node-monitor-period` of cloud-controller-manager,
+    /// `KubeCloudShared.NodeMonitorPeriod`): 5 s. Each pass deletes the Node objects that are not Ready and whose
+    /// instance no longer exists.
+    pub cloud_node_monitor_period: SimDuration,
 
     // --- kubelet ---
     /// Lease renew interval: 0.25 x `nodeLeaseDurationSeconds` (40 s) = 10 s. Upstream adds up to 4% jitter
@@ -133,7 +142,9 @@ impl Default for Timings {
             large_cluster_size_threshold: 50,
             default_toleration_seconds: 300,
             pod_gc_period: SimDuration::from_secs(20),
+            pod_gc_quarantine: SimDuration::from_secs(40),
             terminated_pod_gc_threshold: 12_500,
+            cloud_node_monitor_period: SimDuration::from_secs(5),
             lease_renew_interval: SimDuration::from_secs(10),
             node_status_update_frequency: SimDuration::from_secs(10),
             image_list_refresh_period: SimDuration::from_secs(30),
@@ -189,7 +200,9 @@ impl Timings {
         "large_cluster_size_threshold",
         "default_toleration_seconds",
         "pod_gc_period",
+        "pod_gc_quarantine",
         "terminated_pod_gc_threshold",
+        "cloud_node_monitor_period",
         "lease_renew_interval",
         "node_status_update_frequency",
         "image_list_refresh_period",
@@ -233,7 +246,9 @@ impl Timings {
             "large_cluster_size_threshold" => Count(&mut self.large_cluster_size_threshold),
             "default_toleration_seconds" => Seconds(&mut self.default_toleration_seconds),
             "pod_gc_period" => Duration(&mut self.pod_gc_period),
+            "pod_gc_quarantine" => Duration(&mut self.pod_gc_quarantine),
             "terminated_pod_gc_threshold" => Count(&mut self.terminated_pod_gc_threshold),
+            "cloud_node_monitor_period" => Duration(&mut self.cloud_node_monitor_period),
             "lease_renew_interval" => Duration(&mut self.lease_renew_interval),
             "node_status_update_frequency" => Duration(&mut self.node_status_update_frequency),
             "image_list_refresh_period" => Duration(&mut self.image_list_refresh_period),

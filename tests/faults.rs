@@ -598,13 +598,13 @@ repeat = 5
         assert!(evicted.iter().all(|r| r.time == plus_ms(at, 5) && r.detail == "reason=EvictionByEvictionAPI"));
         assert_eq!(on(&ev, EventType::NodeDrained, node), vec![plus_ms(at, 7)]);
         // The machine goes at the end of the notice.
-        assert_eq!(on(&ev, EventType::NodeFailed, node), vec![at.add(SimDuration::from_secs(30))]);
+        assert_eq!(on(&ev, EventType::NodeTerminated, node), vec![at.add(SimDuration::from_secs(30))]);
         let id = node_id(&sim, node);
-        assert!(sim.api.etcd.node(id).expect("node").unschedulable);
+        assert!(sim.api.etcd.node_or_deleted(id).expect("node").unschedulable);
         // Nothing was scheduled on it after its notice.
         assert!(of(&ev, EventType::PodScheduled).iter().all(|r| r.node != *node || r.time < at));
     }
-    assert_eq!(of(&ev, EventType::NodeFailed).len(), 4);
+    assert_eq!(of(&ev, EventType::NodeTerminated).len(), 4);
     assert!(of(&ev, EventType::FaultHealed).is_empty(), "spot interruptions never heal");
     // The service survives on the on-demand nodes.
     let running: Vec<String> = sim
@@ -1222,14 +1222,17 @@ at = "120s"
         }
         displaced += pods.len();
         // Empty by the first 5 s check: terminated then.
-        assert_eq!(on(&ev, EventType::NodeFailed, node), vec![secs(125)]);
+        assert_eq!(on(&ev, EventType::NodeTerminated, node), vec![secs(125)]);
         assert!(
-            of(&ev, EventType::NodeFailed).iter().filter(|r| r.node == *node).all(|r| r.detail == "verb=remove-nodes")
+            of(&ev, EventType::NodeTerminated)
+                .iter()
+                .filter(|r| r.node == *node)
+                .all(|r| r.detail == "was_running=true")
         );
-        assert!(sim.api.etcd.node(node_id(&sim, node)).expect("node").unschedulable);
+        assert!(sim.api.etcd.node_or_deleted(node_id(&sim, node)).expect("node").unschedulable);
     }
     assert!(displaced > 0, "the scale-down displaced pods");
-    assert_eq!(of(&ev, EventType::NodeFailed).len(), 2);
+    assert_eq!(of(&ev, EventType::NodeTerminated).len(), 2);
     assert!(of(&ev, EventType::NodeRecovered).is_empty());
     // The displaced pods were replaced on the remaining nodes: 8 web pods run, none on a removed node.
     let running: Vec<String> = sim

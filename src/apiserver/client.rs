@@ -17,10 +17,13 @@ pub enum Ctl {
     PodGc,
     DaemonSet,
     Disruption,
+    /// cloud-controller-manager's cloud node lifecycle controller (a separate process upstream, with its own
+    /// client; its `--kube-api-qps`/`--kube-api-burst` defaults, 20 / 30, are the controller manager's).
+    CloudNodeLifecycle,
 }
 
 impl Ctl {
-    pub const ALL: [Ctl; 8] = [
+    pub const ALL: [Ctl; 9] = [
         Ctl::ReplicaSet,
         Ctl::Deployment,
         Ctl::Job,
@@ -29,6 +32,7 @@ impl Ctl {
         Ctl::PodGc,
         Ctl::DaemonSet,
         Ctl::Disruption,
+        Ctl::CloudNodeLifecycle,
     ];
 
     fn index(self) -> usize {
@@ -135,6 +139,22 @@ impl Limiters {
                 .collect(),
             kubelets: Vec::new(),
             kubelet_template: TokenBucket::new(t.kubelet_qps, t.kubelet_burst),
+        }
+    }
+
+    /// Replaces `client`'s bucket with a new, full one (the client process restarted).
+    pub fn reset(&mut self, client: Client, t: &Timings) {
+        match client {
+            Client::Scheduler => self.scheduler = TokenBucket::new(t.scheduler_qps, t.scheduler_burst),
+            Client::Controller(c) => {
+                self.controllers[c.index()] = TokenBucket::new(t.controller_manager_qps, t.controller_manager_burst);
+            }
+            Client::Kubelet(n) => {
+                if let Some(b) = self.kubelets.get_mut(n.index()) {
+                    *b = self.kubelet_template.clone();
+                }
+            }
+            Client::User => {}
         }
     }
 

@@ -137,6 +137,11 @@ pub enum Request {
         status: ConditionStatus,
         rv: Option<u64>,
     },
+    /// `DELETE node` (the cloud node lifecycle controller, the cluster autoscaler or an operator). The node's pods
+    /// stay bound to it: PodGC deletes them once it has confirmed the node is gone.
+    DeleteNode {
+        node: NodeId,
+    },
     /// The kubelet's node status update carrying a changed image list (`status.images`: name and size in bytes).
     /// Heartbeats are virtual; this is the only node status write a healthy kubelet makes after registering.
     NodeImages {
@@ -299,6 +304,8 @@ struct InFlight {
     /// Conflicts so far: a request is re-read and retried after at most [`Request::conflict_retries`] of them,
     /// however many transient failures it retried before (`RetryOnConflict` runs inside the client's request).
     conflicts: u32,
+    /// When the current attempt left the client (its rate limiter let it go).
+    sent: SimTime,
     /// When the current attempt reached the apiserver.
     arrival: SimTime,
     /// Set while the attempt waits for an unavailable etcd past its request timeout: it fails then.
@@ -337,6 +344,10 @@ pub struct Watcher {
     pub connected: bool,
     /// The revision of the last change queued for it (where a reconnect resumes).
     pub last_rv: u64,
+    /// [`Event::Watch`] events still in the event queue for changes dropped when the connection closed. They
+    /// come before any event of a later connection (they are due no later, and were queued first), so the next
+    /// `stale` events are skipped rather than handing a new connection's changes out early.
+    stale: usize,
 }
 
 /// Index of a watcher.
@@ -399,6 +410,7 @@ impl ApiServer {
             last_due: SimTime::ZERO,
             connected: true,
             last_rv: 0,
+            stale: 0,
         };
         ApiServer {
             etcd: Etcd::with_history(timings.watch_cache_capacity, timings.etcd_compaction_interval),
@@ -449,6 +461,38 @@ impl ApiServer {
         self.send(client, request, true, Some(tag), now, q);
     }
 
+    /// Sends a request carrying `tag`, answered (with the tag) only on failure unless `notify`. The scheduler
+    /// tags its requests with its incarnation, so that a restarted scheduler can tell answers to requests of
+    /// the process that crashed (which it never sent) from its own.
+    pub fn submit_with_tag(
+        &mut self,
+        client: Client,
+        request: Request,
+        notify: bool,
+        tag: u64,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) {
+        self.send(client, request, notify, Some(tag), now, q);
+    }
+
+    /// A client process died: its requests that have not left it yet (still waiting in its rate limiter, or to
+    /// be sent at the end of the step that produced them) die with it and never reach the apiserver. Requests
+    /// already sent are on the wire and still commit. Returns how many were dropped. (A request waiting for its
+    /// client's retry after a failure is not dropped: the scheduler, the only client that crashes this way, never
+    /// retries.)
+    pub fn cancel_unsent(&mut self, client: Client, now: SimTime) -> usize {
+        let before = self.in_flight.len();
+        self.in_flight.retain(|_, f| !(f.client == client && f.sent > now));
+        before - self.in_flight.len()
+    }
+
+    /// A client process started afresh: its rate limiter is new, with a full burst (client-go builds the token
+    /// bucket full when the client is created).
+    pub fn reset_limiter(&mut self, client: Client) {
+        self.limiters.reset(client, &self.timings);
+    }
+
     fn send(
         &mut self,
         client: Client,
@@ -468,6 +512,7 @@ impl ApiServer {
             tag,
             attempt: 0,
             conflicts: 0,
+            sent: send,
             arrival,
             times_out: false,
             reread: false,
@@ -494,6 +539,7 @@ impl ApiServer {
         let arrival = send.add(self.timings.api_request_latency).add(self.health.extra_latency);
         let latency = self.etcd_latency();
         if let Some(f) = self.in_flight.get_mut(id) {
+            f.sent = send;
             f.arrival = arrival;
             f.times_out = false;
         }
@@ -513,6 +559,10 @@ impl ApiServer {
             return None;
         }
         let watcher = self.watchers.get_mut(w.0 as usize)?;
+        if watcher.stale > 0 {
+            watcher.stale -= 1;
+            return None;
+        }
         let change = watcher.queue.pop_front()?;
         Some((watcher.client, change))
     }
@@ -611,6 +661,7 @@ impl ApiServer {
                 // re-evaluates the node with its fresh Lease and writes nothing.
                 Ok(())
             }
+            Request::DeleteNode { node } => self.delete_node(*node, io),
             Request::NodeReady { node, status, rv } => self.update_node(*node, *rv, io, |n| {
                 let changed = n.ready != *status;
                 n.ready = *status;
@@ -744,6 +795,7 @@ impl ApiServer {
                     last_due: SimTime::ZERO,
                     connected: true,
                     last_rv: 0,
+                    stale: 0,
                 });
                 self.grow_node_tables(node.index() + 1);
                 self.kubelet_watchers[node.index()] = Some(w);
@@ -768,14 +820,85 @@ impl ApiServer {
     /// nothing more is queued; [`ApiServer::resume_watch`] picks up where it left off.
     pub fn disconnect_kubelet(&mut self, node: NodeId) {
         if let Some(w) = self.kubelet_watchers.get(node.index()).copied().flatten() {
-            let watcher = &mut self.watchers[w.0 as usize];
-            watcher.connected = false;
-            // Changes not yet delivered are lost with the connection; resume from the last delivered one.
-            if let Some(first) = watcher.queue.front() {
-                watcher.last_rv = first.revision().saturating_sub(1);
-            }
-            watcher.queue.clear();
+            self.close_watch(w);
         }
+    }
+
+    /// Closes watcher `w`: changes not yet delivered are lost with the connection, and the events that would
+    /// have delivered them are marked stale.
+    fn close_watch(&mut self, w: WatcherId) {
+        let watcher = &mut self.watchers[w.0 as usize];
+        watcher.connected = false;
+        // Resume from the last delivered change.
+        if let Some(first) = watcher.queue.front() {
+            watcher.last_rv = first.revision().saturating_sub(1);
+        }
+        watcher.stale += watcher.queue.len();
+        watcher.queue.clear();
+    }
+
+    /// Closes the scheduler's watch (the kube-scheduler process died): changes in flight are dropped and nothing
+    /// more is queued until [`ApiServer::connect_scheduler`].
+    pub fn disconnect_scheduler(&mut self) {
+        self.close_watch(SCHEDULER_WATCHER);
+    }
+
+    /// Opens the watches of a (re)started kube-scheduler, as its informers do: a LIST of the nodes, the
+    /// non-terminal pods (the scheduler's pod informer selects `status.phase!=Succeeded,status.phase!=Failed`)
+    /// and the PodDisruptionBudgets, delivered as `Added` changes after the scheduler's watch latency, followed by
+    /// the live changes from the listed revision on. Returns the number of listed objects.
+    ///
+    /// Each kind is listed in key order (namespace, then name), as the watch cache serves a LIST. Upstream's
+    /// three informers list concurrently and their items interleave arbitrarily; kubesim delivers all nodes
+    /// first, then pods, then budgets, so that every bound pod finds its node in the cache (upstream's cache
+    /// holds a pod whose node it has not seen yet on a placeholder node; kubesim's cache has no placeholders).
+    pub fn connect_scheduler(&mut self, now: SimTime, q: &mut EventQueue<Event>) -> usize {
+        let w = SCHEDULER_WATCHER;
+        self.watchers[w.0 as usize].connected = true;
+        let mut listed: Vec<Change> = Vec::new();
+        let mut nodes: Vec<(&str, Change)> = self
+            .etcd
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.as_ref().map(|v| (i, v)))
+            .map(|(i, v)| {
+                let change =
+                    Change::Node { id: NodeId(i as u32), node: v.obj.clone(), rv: v.resource_version, op: Op::Added };
+                (&*v.obj.name, change)
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        listed.extend(nodes.into_iter().map(|(_, c)| c));
+        let mut pods: Vec<(&str, &str, Change)> = self
+            .etcd
+            .pods
+            .iter()
+            .filter(|(_, r)| !r.state.phase.is_terminal())
+            .map(|(id, r)| {
+                let change = Change::Pod { id, spec: r.spec.clone(), state: r.state, op: Op::Added };
+                (&*r.spec.namespace, &*r.spec.name, change)
+            })
+            .collect();
+        pods.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        listed.extend(pods.into_iter().map(|(_, _, c)| c));
+        let mut pdbs: Vec<(&str, &str, Change)> = self
+            .etcd
+            .pdbs
+            .iter()
+            .map(|(id, v)| {
+                let change = Change::Pdb { id, obj: v.obj.clone(), rv: v.resource_version, op: Op::Added };
+                (&*v.obj.namespace, &*v.obj.name, change)
+            })
+            .collect();
+        pdbs.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        listed.extend(pdbs.into_iter().map(|(_, _, c)| c));
+        let n = listed.len();
+        for change in listed {
+            self.deliver(w, change, now, q);
+        }
+        self.watchers[w.0 as usize].last_rv = self.etcd.revision();
+        n
     }
 
     /// A LIST of the pods bound to `node` that pass `keep`, in creation order (what `kubectl drain` reads).
@@ -798,6 +921,11 @@ impl ApiServer {
     /// The watcher of `node`'s kubelet, if it ever connected.
     pub fn kubelet_watcher(&self, node: NodeId) -> Option<WatcherId> {
         self.kubelet_watchers.get(node.index()).copied().flatten()
+    }
+
+    /// The changes queued on the scheduler's watch and not yet delivered: what the scheduler cannot know yet.
+    pub fn scheduler_watch_backlog(&self) -> impl Iterator<Item = &Change> {
+        self.watchers[SCHEDULER_WATCHER.0 as usize].queue.iter()
     }
 
     /// True when watcher `w` is connected (a stale [`Event::Watch`] for a disconnected watcher is ignored).
@@ -831,6 +959,7 @@ fn rejected(rec: &mut Recorder, now: SimTime, request: &Request, etcd: &Etcd, er
         | Request::RemovePod { pod: p } => (Kind::Pod, pod(p)),
         Request::CreateNode { node: n, .. } => (Kind::Node, Some(n.name.clone())),
         Request::NodeReady { node: n, .. }
+        | Request::DeleteNode { node: n }
         | Request::NodeTaints { node: n, .. }
         | Request::NodeImages { node: n, .. } => (Kind::Node, node(n)),
         Request::CreateReplicaSet(r) => (Kind::ReplicaSet, Some(r.name.clone())),
@@ -992,6 +1121,131 @@ mod tests {
         // Resent as it was, it conflicts (a pod status update is not retried on conflict) instead of landing.
         assert!(!h.api.etcd.pods[pod].state.ready, "a stale write landed after its retries");
         assert_eq!(h.api.etcd.pods[pod].state.restart_count, 1);
+    }
+
+    #[test]
+    fn a_restarted_scheduler_lists_in_key_order_and_skips_the_closed_connection() {
+        let (mut h, _) = setup(100);
+        for name in ["b", "c", "a"] {
+            h.pod_on(name);
+        }
+        let c = h.api.etcd.pods.iter().find(|(_, r)| &*r.spec.name == "c").map(|(id, _)| id).expect("c");
+        let patch = PodStatusPatch { phase: Some(PodPhase::Succeeded), ..Default::default() };
+        h.send(Client::Kubelet(NodeId(0)), Request::PodStatus { pod: c, patch, rv: None });
+        // The harness dropped the delivery events: deliver what is queued so far.
+        let t0 = h.q.now();
+        while h.api.take_watch(SCHEDULER_WATCHER, t0, &mut h.q).is_some() {}
+        // One more pod: its change is on the scheduler's watch when the scheduler dies.
+        let now = h.q.now();
+        let mut template = (*pod_spec(100, 100, |_| {}).template).clone();
+        template.node_name = Some(crate::model::s("n0"));
+        let new = NewPod {
+            name: Some(crate::model::s("d")),
+            generate_name: crate::model::s(""),
+            namespace: crate::model::s("default"),
+            owner: None,
+            workload: crate::model::s("w"),
+            rng_key: 0,
+            template: Arc::new(template),
+        };
+        h.api.submit(Client::User, Request::CreatePod(new), false, now, &mut h.q);
+        let mut stale = Vec::new();
+        while let Some((t, ev)) = h.q.pop() {
+            match ev {
+                Event::ApiCommit(id) => h.api.commit(id, t, &mut h.q, &mut h.rec),
+                Event::Watch(w) if w == SCHEDULER_WATCHER => stale.push(w),
+                _ => {}
+            }
+        }
+        assert_eq!(stale.len(), 1, "d's change is in flight");
+        h.api.disconnect_scheduler();
+        let now = h.q.now();
+        let listed = h.api.connect_scheduler(now, &mut h.q);
+        assert_eq!(listed, 4, "the node and pods a, b, d; not the finished c");
+        // The closed connection's delivery event fires first and finds nothing for it.
+        for w in stale {
+            assert!(h.api.take_watch(w, now, &mut h.q).is_none());
+        }
+        let mut seen = Vec::new();
+        while let Some((_, ev)) = h.q.pop() {
+            if let Event::Watch(w) = ev
+                && let Some((_, change)) = h.api.take_watch(w, now, &mut h.q)
+            {
+                match change {
+                    Change::Node { node, op, .. } => seen.push(format!("{op:?} node {}", node.name)),
+                    Change::Pod { spec, op, .. } => seen.push(format!("{op:?} pod {}", spec.name)),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(seen, vec!["Added node n0", "Added pod a", "Added pod b", "Added pod d"]);
+    }
+
+    #[test]
+    fn a_dead_clients_unsent_requests_are_dropped() {
+        let (mut h, _) = setup(100);
+        let now = h.q.now();
+        // The scheduler's burst is 100: the 101st request waits 20 ms in its rate limiter.
+        for _ in 0..101 {
+            h.api.submit(
+                Client::Scheduler,
+                Request::Cordon { node: NodeId(0), unschedulable: true },
+                false,
+                now,
+                &mut h.q,
+            );
+        }
+        assert_eq!(h.api.cancel_unsent(Client::Scheduler, now), 1);
+        assert_eq!(h.api.cancel_unsent(Client::User, now), 0);
+        assert_eq!(h.api.in_flight.len(), 100, "the sent ones are on the wire");
+        h.api.reset_limiter(Client::Scheduler);
+        h.api.submit(Client::Scheduler, Request::Cordon { node: NodeId(0), unschedulable: true }, false, now, &mut h.q);
+        assert_eq!(h.api.cancel_unsent(Client::Scheduler, now), 0, "a new client has a full burst");
+    }
+
+    #[test]
+    fn deleting_a_node_keeps_its_pods_bound_and_a_second_delete_is_not_found() {
+        let (mut h, w) = setup(100);
+        h.pod_on("a");
+        let t0 = h.q.now();
+        while h.api.take_watch(w, t0, &mut h.q).is_some() {}
+        let revision = h.api.etcd.revision();
+        h.send(Client::User, Request::DeleteNode { node: NodeId(0) });
+        assert_eq!(h.api.etcd.revision(), revision + 1);
+        assert!(h.api.etcd.node(NodeId(0)).is_none());
+        assert_eq!(h.api.pods_on_node(NodeId(0)).len(), 1, "the pod stays bound (PodGC collects it)");
+        assert_eq!(h.api.kubelet_watcher(NodeId(0)), Some(w), "the kubelet still watches its pods");
+        // Watchers of nodes get the deletion with the node's last object.
+        let mut deleted = None;
+        let t1 = h.q.now();
+        while let Some((client, change)) = h.api.take_watch(WatcherId(1), t1, &mut h.q) {
+            if let Change::Node { op: Op::Deleted, node, rv, .. } = change {
+                deleted = Some((client, node.name.to_string(), rv));
+            }
+        }
+        assert_eq!(deleted, Some((Client::Controller(Ctl::ReplicaSet), "n0".to_string(), revision + 1)));
+        // Deleting it again: 404, no write, nothing recorded as a rejection.
+        let now = h.q.now();
+        h.api.submit(Client::User, Request::DeleteNode { node: NodeId(0) }, true, now, &mut h.q);
+        let mut result = None;
+        while let Some((t, ev)) = h.q.pop() {
+            match ev {
+                Event::ApiCommit(id) => h.api.commit(id, t, &mut h.q, &mut h.rec),
+                Event::ApiResponse(id) => result = h.api.take_response(id).map(|r| r.result),
+                _ => {}
+            }
+        }
+        assert_eq!(result, Some(Err(ApiError::NotFound)));
+        assert_eq!(h.api.etcd.revision(), revision + 1);
+        // The machine's slot is never taken again, even by a node of the same name.
+        let node = (*node_info("n0", 4000, 1 << 30).node).clone();
+        h.send(Client::Kubelet(NodeId(0)), Request::CreateNode { id: NodeId(0), node: Box::new(node) });
+        assert!(h.api.etcd.node(NodeId(0)).is_none());
+        let rows = h.rec.finish().expect("rows");
+        let of = |e: EventType| rows.iter().filter(|r| r.event == e).count();
+        assert_eq!((of(EventType::NodeDeleted), of(EventType::Rejected)), (1, 0));
+        let row = rows.iter().find(|r| r.event == EventType::NodeDeleted).expect("row");
+        assert_eq!((row.name.as_str(), row.detail.as_str()), ("n0", "pods=1"));
     }
 
     #[test]

@@ -26,6 +26,25 @@ impl ApiServer {
         Ok(())
     }
 
+    /// `DELETE node`. A node that does not exist (never registered, or already deleted) is `NotFound`, as
+    /// upstream. The per-node tables keep their entries, since they describe more than the object:
+    /// - the `spec.nodeName` index still lists the pods bound to the node, which stay bound (and in its kubelet's
+    ///   watch, a field selector on the name) until PodGC deletes them as orphans;
+    /// - the kubelet's watcher stays: a kubelet still running keeps watching its pods, as upstream's does;
+    /// - the Lease renewal schedule stays: upstream the Lease is garbage-collected with its Node (owner
+    ///   reference), and a kubelet still running recreates it; only the node lifecycle controller reads it, and
+    ///   it forgets deleted nodes.
+    pub(super) fn delete_node(&mut self, id: NodeId, io: &mut Io) -> Result<(), ApiError> {
+        let change = self.etcd.delete_node(id).ok_or(ApiError::NotFound)?;
+        if let Some(n) = self.etcd.node_or_deleted(id).cloned() {
+            let pods = self.pods_on_node(id).len();
+            record!(io.rec, io.now, NodeDeleted, Node, &n.name, &n.name, "pods={pods}");
+            io.rec.metrics.node_deleted(&n, io.now);
+        }
+        self.fanout(change, io);
+        Ok(())
+    }
+
     /// Applies `mutate` to a node. `rv` is the resource version the client based its change on: a mismatch is a
     /// conflict (optimistic concurrency). `mutate` returns false when it changed nothing (no write).
     pub(super) fn update_node(
@@ -75,8 +94,9 @@ impl ApiServer {
         }
     }
 
+    /// The name of `node` for `events.csv`; a deleted node keeps its name (pods still bound to it name it).
     pub(super) fn node_name(&self, node: Option<NodeId>) -> Str {
-        node.and_then(|n| self.etcd.node(n)).map(|n| n.name.clone()).unwrap_or_else(|| Arc::from(""))
+        node.and_then(|n| self.etcd.node_or_deleted(n)).map(|n| n.name.clone()).unwrap_or_else(|| Arc::from(""))
     }
 
     /// The kubelet of `node` starts renewing its Lease: the first renewal is sent at `first`, then every

@@ -52,11 +52,14 @@ impl ApiServer {
         Ok(())
     }
 
+    /// `POST pods/binding`. As upstream (`BindingREST`, `setPodNodeAndMetadata`), the node's existence is not
+    /// checked: a binding racing the node's deletion succeeds, and PodGC later deletes the pod as an orphan.
+    /// (A `NodeId` that never was a node is refused: the scheduler only binds to nodes it has seen.)
     pub(super) fn bind_pod(&mut self, pod: PodId, node: NodeId, io: &mut Io) -> Result<(), ApiError> {
-        let node_obj = self.etcd.node(node).ok_or(ApiError::NotFound)?.clone();
+        let node_obj = self.etcd.node_or_deleted(node).ok_or(ApiError::NotFound)?.clone();
         let cur = self.etcd.pods.get(pod).ok_or(ApiError::NotFound)?;
         if let Some(bound) = cur.state.node {
-            let on = self.etcd.node(bound).map(|n| n.name.clone()).unwrap_or_else(|| Arc::from("?"));
+            let on = self.etcd.node_or_deleted(bound).map(|n| n.name.clone()).unwrap_or_else(|| Arc::from("?"));
             return Err(ApiError::Conflict(format!("pod is already assigned to node {on}")));
         }
         if cur.state.deletion.is_some() {
@@ -181,7 +184,7 @@ impl ApiServer {
             record!(io.rec, io.now, PodEvicted, Pod, &spec.name, &node_name, "reason={}", reason.as_str());
         }
         if immediate {
-            self.remove_pod(pod, io);
+            self.remove_pod_for(pod, reason, io);
             return Ok(());
         }
         if let Some(deadline) = old.deletion {
@@ -273,13 +276,25 @@ impl ApiServer {
     }
 
     pub(super) fn remove_pod(&mut self, pod: PodId, io: &mut Io) {
+        self.remove_pod_for(pod, PodReason::None, io);
+    }
+
+    /// Removes a pod from the store. The `PodDeleted` row names the reason of PodGC's force deletions
+    /// (`reason=DeletionByPodGC` for an orphan, `reason=PodGC` past the terminated-pod threshold); other removals
+    /// follow a graceful deletion or a kubelet's final DELETE and carry no detail.
+    fn remove_pod_for(&mut self, pod: PodId, reason: PodReason, io: &mut Io) {
         let Some(change) = self.etcd.delete_pod(pod) else { return };
         if let Change::Pod { spec, state, .. } = &change {
             if let Some(n) = state.node {
                 self.unindex_pod_on_node(pod, n);
             }
             let node_name = self.node_name(state.node);
-            record!(io.rec, io.now, PodDeleted, Pod, &spec.name, &node_name);
+            match reason {
+                PodReason::DeletionByPodGc | PodReason::GarbageCollected => {
+                    record!(io.rec, io.now, PodDeleted, Pod, &spec.name, &node_name, "reason={}", reason.as_str())
+                }
+                _ => record!(io.rec, io.now, PodDeleted, Pod, &spec.name, &node_name),
+            }
             io.rec.metrics.pod_deleted(spec, *state, io.now);
         }
         self.fanout(change, io);

@@ -68,9 +68,8 @@ pub fn should_run(template: &PodTemplate, node: &Node) -> (bool, bool) {
     {
         return (false, false);
     }
-    let untolerated = |effect: TaintEffect| {
-        node.taints.iter().any(|t| t.effect == effect && !tolerated(&template.tolerations, t))
-    };
+    let untolerated =
+        |effect: TaintEffect| node.taints.iter().any(|t| t.effect == effect && !tolerated(&template.tolerations, t));
     let no_execute = untolerated(TaintEffect::NoExecute);
     (!no_execute && !untolerated(TaintEffect::NoSchedule), !no_execute)
 }
@@ -165,18 +164,32 @@ impl DaemonSetController {
             .collect();
         // Active daemon pods per node (bound, or pinned to the node and waiting for the scheduler).
         let mut by_node: BTreeMap<NodeId, Vec<(PodId, bool)>> = BTreeMap::new();
+        let (mut create, mut delete) = (Vec::new(), Vec::new());
         for p in inf.pods_by_ds.get(id).map(|v| v.as_slice()).unwrap_or(&[]) {
             let Some(c) = inf.pods.get(*p) else { continue };
             if !c.state.is_active() {
                 continue;
             }
-            let node = c.state.node.or_else(|| pinned_node(&c.spec.template).and_then(|n| names.get(n).copied()));
+            let node = match c.state.node {
+                Some(n) => Some(n),
+                None => match pinned_node(&c.spec.template) {
+                    Some(name) => match names.get(name) {
+                        Some(n) => Some(*n),
+                        None => {
+                            // Upstream `getUnscheduledPodsWithoutNode`: a pending pod pinned to a node that no longer
+                            // exists can never be scheduled, and PodGC only collects bound pods.
+                            delete.push(*p);
+                            None
+                        }
+                    },
+                    None => None,
+                },
+            };
             if let Some(node) = node {
                 by_node.entry(node).or_default().push((*p, c.state.ready));
             }
         }
         let mut status = DaemonSetStatus::default();
-        let (mut create, mut delete) = (Vec::new(), Vec::new());
         for (i, slot) in inf.nodes.iter().enumerate() {
             let Some((node, _)) = slot else { continue };
             let node_id = NodeId(i as u32);
@@ -197,8 +210,8 @@ impl DaemonSetController {
                 delete.extend(pods.iter().map(|(p, _)| *p));
             }
         }
-        // Pods whose node is gone.
-        delete.extend(by_node.into_values().flatten().map(|(p, _)| p));
+        // What is left in `by_node` is bound to nodes that are gone: upstream's `manage` walks the node list only,
+        // so it neither counts nor deletes them. PodGC deletes them as orphans.
         if self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now)) && !(create.is_empty() && delete.is_empty()) {
             create.truncate(BURST_REPLICAS);
             delete.truncate(BURST_REPLICAS);

@@ -6,8 +6,11 @@
 //! through these informers and change it only through the apiserver.
 //!
 //! Controllers: ReplicaSet, Deployment, Job, node lifecycle (heartbeat monitoring, NotReady, NoExecute
-//! taints rate-limited per zone by the zone's health), taint eviction and pod garbage collection.
+//! taints rate-limited per zone by the zone's health), taint eviction and pod garbage collection (terminated and
+//! orphaned pods); and, from cloud-controller-manager, the cloud node lifecycle controller (deletes the Nodes of
+//! terminated machines).
 
+pub mod cloud_node_lifecycle;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
@@ -58,6 +61,8 @@ pub enum CtrlEvent {
     },
     /// Pod GC pass.
     PodGc,
+    /// Cloud node lifecycle pass (scheduled only when a terminated machine's node can be deleted).
+    CloudNodePass,
 }
 
 /// A pod as the informer caches it.
@@ -385,6 +390,7 @@ pub struct ControllerManager {
     pub node_lifecycle: node_lifecycle::NodeLifecycleController,
     pub taint_eviction: taint_eviction::TaintEvictionController,
     pub podgc: podgc::PodGcController,
+    pub cloud_node_lifecycle: cloud_node_lifecycle::CloudNodeLifecycleController,
 }
 
 impl ControllerManager {
@@ -399,6 +405,7 @@ impl ControllerManager {
             node_lifecycle: node_lifecycle::NodeLifecycleController::new(timings),
             taint_eviction: taint_eviction::TaintEvictionController::default(),
             podgc: podgc::PodGcController::new(timings),
+            cloud_node_lifecycle: cloud_node_lifecycle::CloudNodeLifecycleController::new(timings),
         }
     }
 
@@ -437,10 +444,23 @@ impl ControllerManager {
                 if state.phase.is_terminal() && old.is_none_or(|o| !o.phase.is_terminal()) {
                     self.podgc.pod_terminated(inf, ctx);
                 }
+                // A pod bound to a node the informer does not have (deleted, or the binding raced the deletion).
+                if *op != Op::Deleted
+                    && let Some(n) = state.node
+                    && inf.node(n).is_none()
+                {
+                    self.podgc.orphans_seen(inf, n, ctx);
+                }
             }
             Change::Node { id, node, op, .. } => {
                 self.node_lifecycle.node_changed(inf, *id, node, *op, ctx);
-                self.taint_eviction.node_changed(inf, *id, node, ctx);
+                if *op == Op::Deleted {
+                    self.taint_eviction.node_deleted(*id);
+                    self.podgc.orphans_seen(inf, *id, ctx);
+                } else {
+                    self.taint_eviction.node_changed(inf, *id, node, ctx);
+                }
+                self.cloud_node_lifecycle.node_changed(inf, *id, *op, ctx);
                 if !images_only {
                     self.daemonset.node_changed(inf, ctx);
                 }
@@ -475,6 +495,7 @@ impl ControllerManager {
             CtrlEvent::ZonePass { settled } => self.node_lifecycle.zone_pass(inf, settled, ctx),
             CtrlEvent::Evict { pod, token } => self.taint_eviction.evict(inf, pod, token, ctx),
             CtrlEvent::PodGc => self.podgc.run(inf, ctx),
+            CtrlEvent::CloudNodePass => self.cloud_node_lifecycle.pass(inf, ctx),
         }
     }
 
@@ -486,8 +507,15 @@ impl ControllerManager {
             Ctl::Deployment => self.deployment.on_response(resp, ctx),
             Ctl::DaemonSet => self.daemonset.on_response(resp, ctx),
             Ctl::Disruption => self.disruption.on_response(resp, ctx),
-            Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::PodGc => {}
+            Ctl::PodGc => self.podgc.on_response(resp, ctx),
+            Ctl::NodeLifecycle | Ctl::TaintEviction | Ctl::CloudNodeLifecycle => {}
         }
+    }
+
+    /// The machine behind `node` was terminated (its instance no longer exists in the cloud provider); see
+    /// [`cloud_node_lifecycle::CloudNodeLifecycleController`].
+    pub fn instance_terminated(&mut self, node: NodeId, ctx: &mut Ctx) {
+        self.cloud_node_lifecycle.instance_terminated(&self.informers, node, ctx);
     }
 
     /// The kubelet of `node` stopped heartbeating; see [`node_lifecycle::NodeLifecycleController::lease_stopped`].

@@ -179,6 +179,12 @@ impl NodeLifecycleController {
         self.zones.iter().find(|z| &*z.name == name).map(|z| z.state)
     }
 
+    /// The counted nodes of the zone named `name` and how many of them are not ready, as the zone state sees
+    /// them (deleted nodes leave their zone's count).
+    pub fn zone_counts(&self, name: &str) -> Option<(u32, u32)> {
+        self.zones.iter().find(|z| &*z.name == name).map(|z| (z.total, z.not_ready))
+    }
+
     fn health(&mut self, id: NodeId) -> &mut Health {
         if self.nodes.len() <= id.index() {
             self.nodes.resize_with(id.index() + 1, Health::default);

@@ -55,6 +55,15 @@ impl TaintEvictionController {
         }
     }
 
+    /// A node was deleted. As upstream's `handleNodeUpdate` on NotFound, the controller forgets the node's taints;
+    /// evictions already scheduled for its pods stay (they fire unless the pod is gone or terminal by then), and
+    /// later updates of those pods schedule nothing (the node has no taints left).
+    pub fn node_deleted(&mut self, id: NodeId) {
+        if let Some(t) = self.node_taints.get_mut(id.index()) {
+            t.clear();
+        }
+    }
+
     pub fn pod_changed(
         &mut self,
         _inf: &Informers,

@@ -113,16 +113,20 @@ mod tests {
 
     #[test]
     fn parses_rows_and_maps_details_to_verbs() {
-        let text = "0,1,add,,64,0.69,0.1\n777,930,softerror,machine_fail,0,0,0\n\n1351,1075,softerror,agent_check,0,0,0\n";
+        let text =
+            "0,1,add,,64,0.69,0.1\n777,930,softerror,machine_fail,0,0,0\n\n1351,1075,softerror,agent_check,0,0,0\n";
         let ev = parse(text).unwrap();
         assert_eq!(ev.len(), 3);
-        assert_eq!(ev[1], MachineEvent {
-            line: 2,
-            time_s: 777,
-            machine_id: 930,
-            event_type: MachineEventType::SoftError,
-            detail: "machine_fail".into()
-        });
+        assert_eq!(
+            ev[1],
+            MachineEvent {
+                line: 2,
+                time_s: 777,
+                machine_id: 930,
+                event_type: MachineEventType::SoftError,
+                detail: "machine_fail".into()
+            }
+        );
         assert_eq!(ev[2].line, 4);
         assert_eq!(machines(&ev), vec![1, 930, 1075]);
         assert_eq!(default_verb(ev[0].event_type, &ev[0].detail), None);

@@ -100,7 +100,7 @@ pub fn handle(w: &mut World, ev: FaultEvent, ctx: &mut Ctx) {
                     return;
                 }
             }
-            terminate(w, id, s.name.clone(), ctx);
+            terminate(w, id, ctx);
         }
     }
 }
@@ -285,9 +285,9 @@ fn effect(w: &mut World, id: u32, inject: bool, nodes: &[NodeId], pods: &[(NodeI
             }
             let down = w.rt.active_of(SharedKind::Scheduler).next().is_some();
             if down && !was_down {
-                // MERGE: w.scheduler.crash(ctx);
+                w.scheduler.crash(ctx);
             } else if !down && was_down {
-                // MERGE: w.scheduler.restart(ctx);
+                w.scheduler.restart(ctx);
             }
         }
         FaultVerb::AddNodes { pool, count } if inject => {
@@ -390,12 +390,29 @@ fn transition(w: &mut World, node: NodeId, before: NodeCondition, after: NodeCon
     }
 }
 
-/// A machine terminated for good (spot interruption, scale-down).
-fn terminate(w: &mut World, node: NodeId, verb: Str, ctx: &mut Ctx) {
+/// A machine terminated for good (spot interruption, scale-down): no later fault touches it.
+fn terminate(w: &mut World, node: NodeId, ctx: &mut Ctx) {
     let Some(f) = w.rt.nodes.get_mut(node.index()) else { return };
-    let before = f.condition();
     f.gone = true;
-    if before != NodeCondition::Crashed {
-        transition(w, node, before, NodeCondition::Gone, &verb, ctx);
+    if let Some(k) = w.kubelets.get_mut(node.index()) {
+        terminate_machine(k, w.cm, ctx);
     }
+}
+
+/// Terminates `k`'s machine (`NodeTerminated`): its kubelet stops for good; the node lifecycle controller notices
+/// the missing heartbeats and the cloud node lifecycle controller then deletes the Node (see
+/// [`ControllerManager::instance_terminated`]). Terminating twice changes nothing.
+pub fn terminate_machine(k: &mut Kubelet, cm: &mut ControllerManager, ctx: &mut Ctx) {
+    if k.is_terminated() {
+        return;
+    }
+    let was_running = k.alive;
+    let last = k.terminate(ctx);
+    let node = k.node_id;
+    let name = k.node().name.clone();
+    record!(ctx.rec, ctx.now, NodeTerminated, Node, &name, &name, "was_running={was_running}");
+    if let Some(last) = last {
+        cm.lease_stopped(node, last, ctx);
+    }
+    cm.instance_terminated(node, ctx);
 }

@@ -21,8 +21,7 @@ fn node_matches(t: &Targets, k: &Kubelet, rt: &FaultRuntime) -> bool {
 
 /// The nodes an occurrence of fault `spec` (its `n`-th) hits, in node order.
 pub fn nodes(t: &Targets, kubelets: &[Kubelet], rt: &FaultRuntime, spec: u32, n: u32) -> Vec<NodeId> {
-    let candidates: Vec<NodeId> =
-        kubelets.iter().filter(|k| node_matches(t, k, rt)).map(|k| k.node_id).collect();
+    let candidates: Vec<NodeId> = kubelets.iter().filter(|k| node_matches(t, k, rt)).map(|k| k.node_id).collect();
     rt.choose(t.pick(), &candidates, spec, n)
 }
 

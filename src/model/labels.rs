@@ -291,9 +291,8 @@ pub fn parse_label_selector(text: &str) -> Result<LabelSelector, String> {
     if rest.is_empty() {
         return Err("an empty selector; expected e.g. \"topology.kubernetes.io/zone=zone-a\"".into());
     }
-    let valid_key = |k: &str| {
-        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-    };
+    let valid_key =
+        |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     let valid_value = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     while !rest.is_empty() {
         // One requirement runs to the next comma outside parentheses.
@@ -327,7 +326,11 @@ pub fn parse_label_selector(text: &str) -> Result<LabelSelector, String> {
             if !valid_key(key) {
                 return Err(format!("{req:?}: expected `!key` with a label key"));
             }
-            sel.match_expressions.push(SelectorRequirement { key: s(key), op: SelectorOp::DoesNotExist, values: vec![] });
+            sel.match_expressions.push(SelectorRequirement {
+                key: s(key),
+                op: SelectorOp::DoesNotExist,
+                values: vec![],
+            });
         } else if let Some((op, _)) = set_op(&words) {
             let key = words[0];
             let open = req.find('(').ok_or_else(|| format!("{req:?}: expected a value list in parentheses"))?;
@@ -343,7 +346,11 @@ pub fn parse_label_selector(text: &str) -> Result<LabelSelector, String> {
             if !valid_key(key) || !valid_value(value) {
                 return Err(format!("{req:?}: expected `key!=value`"));
             }
-            sel.match_expressions.push(SelectorRequirement { key: s(key), op: SelectorOp::NotIn, values: vec![s(value)] });
+            sel.match_expressions.push(SelectorRequirement {
+                key: s(key),
+                op: SelectorOp::NotIn,
+                values: vec![s(value)],
+            });
         } else if let Some((key, value)) = req.split_once('=') {
             let value = value.strip_prefix('=').unwrap_or(value);
             let (key, value) = (key.trim(), value.trim());
@@ -370,9 +377,11 @@ mod selector_parse_tests {
         Labels::from_pairs(pairs.iter().map(|(k, v)| (s(k), s(v))))
     }
 
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+
     #[test]
     fn parses_kubectl_selector_syntax() {
-        let cases: &[(&str, &[(&str, &str)], bool)] = &[
+        let cases: &[Case] = &[
             ("zone=a", &[("zone", "a")], true),
             ("zone==a", &[("zone", "b")], false),
             ("zone!=a", &[("pool", "x")], true),

@@ -57,6 +57,8 @@ pub enum Kind {
     PodDisruptionBudget,
     /// Not an API kind: rows about injected faults.
     Fault,
+    /// Not an API kind: rows about a control-plane process (`kube-scheduler`) itself.
+    Component,
 }
 
 impl Kind {
@@ -70,6 +72,7 @@ impl Kind {
             Kind::DaemonSet => "DaemonSet",
             Kind::PodDisruptionBudget => "PodDisruptionBudget",
             Kind::Fault => "Fault",
+            Kind::Component => "Component",
         }
     }
 }

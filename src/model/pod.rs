@@ -268,6 +268,9 @@ pub enum PodReason {
     OomKilled,
     /// Removed by the pod garbage collector.
     GarbageCollected,
+    /// Marked Failed and deleted by the pod garbage collector because its node no longer exists (upstream: the
+    /// `DisruptionTarget` condition with reason `DeletionByPodGC`).
+    DeletionByPodGc,
 }
 
 impl PodReason {
@@ -285,6 +288,7 @@ impl PodReason {
             PodReason::Error => "Error",
             PodReason::OomKilled => "OOMKilled",
             PodReason::GarbageCollected => "PodGC",
+            PodReason::DeletionByPodGc => "DeletionByPodGC",
         }
     }
 }

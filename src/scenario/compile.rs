@@ -562,8 +562,10 @@ impl<'a> Compiler<'a> {
                     return self.err(r.dist.span(), format!("{what}.dist = \"empirical\" needs `values`"));
                 };
                 if values.is_empty() || values.len() > limits::MAX_EMPIRICAL_VALUES {
-                    return self
-                        .err(run.span(), format!("{what}.values needs 1 to {} durations", limits::MAX_EMPIRICAL_VALUES));
+                    return self.err(
+                        run.span(),
+                        format!("{what}.values needs 1 to {} durations", limits::MAX_EMPIRICAL_VALUES),
+                    );
                 }
                 let parsed: Vec<SimDuration> = values.iter().filter_map(|v| self.duration(v)).collect();
                 if parsed.len() != values.len() {

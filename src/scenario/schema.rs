@@ -702,7 +702,7 @@ pub struct FaultTraceEntry {
 #[derive(Debug)]
 pub enum DurationSpec {
     Text(String),
-    Dist(RunEntry),
+    Dist(Box<RunEntry>),
 }
 
 impl<'de> Deserialize<'de> for DurationSpec {
@@ -719,7 +719,8 @@ impl<'de> Deserialize<'de> for DurationSpec {
                 Ok(DurationSpec::Text(v.to_string()))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DurationSpec, A::Error> {
-                RunEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(DurationSpec::Dist)
+                RunEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|e| DurationSpec::Dist(Box::new(e)))
             }
         }
         d.deserialize_any(V)

@@ -225,6 +225,19 @@ impl Algorithm {
         }
     }
 
+    /// Forgets everything learned from the cluster: the cache, the nominations, the budgets, the cycle state and
+    /// the round-robin start index (upstream's `nextStartNodeIndex` starts at 0 in a new process). The profiles
+    /// stay (a restarted process builds the same ones from its configuration), and so does the tie-break stream:
+    /// a new process would draw from a fresh random source, and continuing the seeded stream keeps runs
+    /// reproducible.
+    pub fn reset(&mut self) {
+        self.cache = Cache::default();
+        self.nominator = Nominator::default();
+        self.pdbs.clear();
+        self.state = CycleState::default();
+        self.next_start = 0;
+    }
+
     /// Runs one attempt for `pod` with its profile. `nominated` is the pod's `status.nominatedNodeName`.
     /// With `trace`, records every verdict and score (`--explain`); the decision is the same either way.
     /// A chosen node is then reserved by the profile's Reserve plugins; if one refuses, all are unreserved (in

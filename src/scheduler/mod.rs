@@ -6,6 +6,10 @@
 //! lower-priority pods (DefaultPreemption): the victims are deleted and the pod is nominated to their node.
 //! A failed pod is parked until a cluster event that one of the plugins that rejected it cares about (its
 //! queueing hint says so), or the periodic flush; then it waits out its backoff (1 s doubling to 10 s).
+//!
+//! The process can crash ([`Scheduler::crash`]) and start again ([`Scheduler::restart`]): everything it held in
+//! memory is lost, and the new process rebuilds its cache and queue from a LIST, scheduling nothing until that
+//! LIST has arrived (upstream's `WaitForCacheSync`).
 
 pub mod args;
 pub mod cache;
@@ -37,15 +41,55 @@ use slotmap::SecondaryMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Scheduler events.
+/// A scheduler timer, addressed to the process that set it: a timer of a process that has since crashed is
+/// ignored (its goroutines died with it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchedEvent {
+pub struct SchedEvent {
+    /// The [`Scheduler::incarnation`] that set the timer.
+    pub incarnation: u32,
+    pub kind: SchedEventKind,
+}
+
+/// What a scheduler timer does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedEventKind {
     /// Run one scheduling cycle.
     Cycle,
     /// Release the pods whose backoff window has passed (upstream's 1 s backoff flusher, woken only when due).
     BackoffFlush,
     /// Periodic flush of pods unschedulable for too long.
     FlushUnschedulable,
+    /// A started process checks whether its informers have synced (see [`CACHE_SYNC_POLL_PERIOD`]).
+    CacheSyncPoll,
+}
+
+/// How often a starting kube-scheduler checks whether its informers have delivered their initial LIST:
+/// client-go's `WaitForCacheSync` and the scheduler's `WaitForHandlersSync` poll every `syncedPollPeriod`
+/// (100 ms), the first time at once. Scheduling starts at the first poll that finds the LIST delivered.
+pub const CACHE_SYNC_POLL_PERIOD: SimDuration = SimDuration::from_millis(100);
+
+/// Where the kube-scheduler process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Scheduling.
+    Running,
+    /// The process is dead: it watches nothing, schedules nothing and answers nothing.
+    Down,
+    /// A new process is filling its caches from its informers' LIST; `listed_remaining` objects of it are still
+    /// to arrive. Pods are queued as they arrive, but no cycle runs until a sync poll finds the LIST delivered
+    /// (upstream's `server.go` waits for `WaitForCacheSync` and `WaitForHandlersSync` before `sched.Run`).
+    Syncing { listed_remaining: usize },
+}
+
+/// What a crash threw away (for the `SchedulerCrashed` row).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrashLoss {
+    /// Pods waiting in the queue (activeQ, backoffQ or unschedulable).
+    pub queued: usize,
+    /// Pods assumed on a node whose binding the process had not yet seen through its watch.
+    pub assumed: usize,
+    /// Requests (bindings, victim deletions, nomination patches) that had not left the process.
+    pub unsent: usize,
 }
 
 /// The scheduler's record of a pod it knows.
@@ -105,6 +149,14 @@ pub struct Scheduler {
     released: Vec<PodId>,
     explain: Option<Explainer>,
     trace: AttemptTrace,
+    /// Counts processes: bumped at every crash, so that timers and answers addressed to a dead process are
+    /// recognised as stale. Requests carry it as their tag.
+    incarnation: u32,
+    lifecycle: Lifecycle,
+    /// Pods that had failed a scheduling attempt when a process crashed: not in the process's memory, but kept so
+    /// that `pods_unschedulable` (pods that failed at least once) counts each pod once across restarts.
+    failed_before: SecondaryMap<PodId, ()>,
+    /// Cumulative over every process of the run (the summary's counters), unlike everything else here.
     pub stats: SchedulerStats,
 }
 
@@ -133,8 +185,112 @@ impl Scheduler {
             released: Vec::new(),
             explain: None,
             trace: AttemptTrace::default(),
+            incarnation: 0,
+            lifecycle: Lifecycle::Running,
+            failed_before: SecondaryMap::new(),
             stats: SchedulerStats::default(),
         })
+    }
+
+    /// Where the process is in its life.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
+    }
+
+    /// The number of the current process (0 for the first; one more after every crash).
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+
+    /// The kube-scheduler process dies at `ctx.now`. Everything it held in memory is lost: the cache (nodes,
+    /// bound and assumed pods), the queues (activeQ, backoffQ, unschedulable pods), the nominations, the
+    /// budgets, the cycle in progress and its pending bindings. Its watch connection closes, dropping the changes
+    /// in flight; the timers it set and the answers to its requests will find no one (they carry the old
+    /// incarnation). Requests still in the process (waiting in its rate limiter, or to be sent at the end of the
+    /// current cycle) are lost with it; bindings already sent are on the wire and still commit.
+    ///
+    /// What survives comes from configuration, not memory: the profiles, the timings and the `--explain` writer.
+    /// The cumulative [`SchedulerStats`] survive too (the run summary's counters). Records a `SchedulerCrashed`
+    /// row with what was lost. Returns `None` (and does nothing) if the process was already down.
+    pub fn crash(&mut self, ctx: &mut Ctx) -> Option<CrashLoss> {
+        if self.lifecycle == Lifecycle::Down {
+            return None;
+        }
+        let queued = self.pods.values().filter(|p| p.queue != QueueState::None).count();
+        let assumed = self.pods.values().filter(|p| p.assumed).count();
+        let unsent = ctx.api.cancel_unsent(Client::Scheduler, ctx.now);
+        ctx.api.disconnect_scheduler();
+        for (id, p) in &self.pods {
+            // Bound pods never fail again; unbound and assumed ones will be tried again by the next process.
+            if (p.node.is_none() || p.assumed) && (p.unschedulable_count > 0 || p.error_count > 0) {
+                self.failed_before.insert(id, ());
+            }
+        }
+        self.incarnation = self.incarnation.wrapping_add(1);
+        self.lifecycle = Lifecycle::Down;
+        self.alg.reset();
+        self.pods = SecondaryMap::new();
+        self.pdbs.clear();
+        self.queue = SchedulingQueue::default();
+        self.cycle_pending = false;
+        self.busy_until = SimTime::ZERO;
+        self.flush_pending = false;
+        self.backoff_wake = None;
+        for counts in &mut self.parked_by_plugin {
+            *counts = [0; MAX_PLUGINS];
+        }
+        self.moved.clear();
+        self.released.clear();
+        self.trace = AttemptTrace::default();
+        record!(
+            ctx.rec,
+            ctx.now,
+            SchedulerCrashed,
+            Component,
+            "kube-scheduler",
+            "",
+            "queued={queued} assumed={assumed} unsent_requests={unsent}"
+        );
+        Some(CrashLoss { queued, assumed, unsent })
+    }
+
+    /// A new kube-scheduler process starts at `ctx.now`: a fresh API client (a full rate-limiter burst), then
+    /// its informers LIST nodes, non-terminal pods and PodDisruptionBudgets
+    /// ([`crate::apiserver::ApiServer::connect_scheduler`]), which arrive after the scheduler's watch latency,
+    /// followed by live changes. Listed pods go through the same handlers as watched ones: bound pods fill the
+    /// cache, unbound pods of one of its profiles go to activeQ (with their `status.nominatedNodeName`, as
+    /// upstream's nominator reads it). Scheduling starts at the first cache-sync poll that finds the LIST
+    /// delivered (a `SchedulerSynced` row). Records a `SchedulerStarted` row. Returns the number of listed
+    /// objects, or `None` (and does nothing) if the process was not down.
+    pub fn restart(&mut self, ctx: &mut Ctx) -> Option<usize> {
+        if self.lifecycle != Lifecycle::Down {
+            return None;
+        }
+        ctx.api.reset_limiter(Client::Scheduler);
+        let listed = ctx.api.connect_scheduler(ctx.now, ctx.queue);
+        self.lifecycle = Lifecycle::Syncing { listed_remaining: listed };
+        // PollImmediateUntil: the first check is at once (it succeeds only if the LIST took no time).
+        self.timer(ctx.now, SchedEventKind::CacheSyncPoll, ctx);
+        let incarnation = self.incarnation;
+        record!(
+            ctx.rec,
+            ctx.now,
+            SchedulerStarted,
+            Component,
+            "kube-scheduler",
+            "",
+            "listed={listed} incarnation={incarnation}"
+        );
+        Some(listed)
+    }
+
+    fn timer(&self, at: SimTime, kind: SchedEventKind, ctx: &mut Ctx) {
+        ctx.queue.push(at, Event::Scheduler(SchedEvent { incarnation: self.incarnation, kind }));
+    }
+
+    /// Sends a request of this process, tagged with its incarnation.
+    fn send(&self, request: Request, at: SimTime, ctx: &mut Ctx) {
+        ctx.api.submit_with_tag(Client::Scheduler, request, false, u64::from(self.incarnation), at, ctx.queue);
     }
 
     /// Turns on decision traces for the pods `explainer` selects.
@@ -184,12 +340,37 @@ impl Scheduler {
     }
 
     pub fn handle(&mut self, ev: SchedEvent, ctx: &mut Ctx) {
-        match ev {
-            SchedEvent::Cycle => {
+        if ev.incarnation != self.incarnation || self.lifecycle == Lifecycle::Down {
+            // Set by a process that has crashed since.
+            return;
+        }
+        match ev.kind {
+            SchedEventKind::CacheSyncPoll => {
+                if self.lifecycle != (Lifecycle::Syncing { listed_remaining: 0 }) {
+                    self.timer(ctx.now.add(CACHE_SYNC_POLL_PERIOD), SchedEventKind::CacheSyncPoll, ctx);
+                    return;
+                }
+                self.lifecycle = Lifecycle::Running;
+                record!(
+                    ctx.rec,
+                    ctx.now,
+                    SchedulerSynced,
+                    Component,
+                    "kube-scheduler",
+                    "",
+                    "queued={} nodes={}",
+                    self.pending(),
+                    self.alg.cache.len()
+                );
+                if self.queue.active_entries() > 0 {
+                    self.ensure_cycle(ctx);
+                }
+            }
+            SchedEventKind::Cycle => {
                 self.cycle_pending = false;
                 self.run_cycle(ctx);
             }
-            SchedEvent::BackoffFlush => {
+            SchedEventKind::BackoffFlush => {
                 if self.backoff_wake == Some(ctx.now) {
                     self.backoff_wake = None;
                 }
@@ -208,7 +389,7 @@ impl Scheduler {
                 self.released = released;
                 self.schedule_backoff_wake(ctx);
             }
-            SchedEvent::FlushUnschedulable => {
+            SchedEventKind::FlushUnschedulable => {
                 self.flush_pending = false;
                 let mut old = std::mem::take(&mut self.moved);
                 old.clear();
@@ -228,6 +409,12 @@ impl Scheduler {
     // ----- watch handling -----
 
     pub fn on_change(&mut self, change: &Change, ctx: &mut Ctx) {
+        match &mut self.lifecycle {
+            // The watch is closed while the process is down; nothing reaches it.
+            Lifecycle::Down => return,
+            Lifecycle::Syncing { listed_remaining } => *listed_remaining = listed_remaining.saturating_sub(1),
+            Lifecycle::Running => {}
+        }
         match change {
             Change::Pod { id, spec, state, op } => {
                 // The scheduler's informer selects non-terminal pods: leaving that set is a deletion.
@@ -274,6 +461,9 @@ impl Scheduler {
                         let profile =
                             self.alg.profiles.iter().position(|p| p.scheduler_name == spec.template.scheduler_name);
                         let sort_key = profile.map(|i| self.alg.profiles[i].sort_key(spec)).unwrap_or(0);
+                        // A pod first seen with `status.nominatedNodeName` was nominated by a process that has
+                        // crashed since; upstream's queue adds it to the nominator from its status.
+                        let nominated = if state.node.is_none() { state.nominated_node } else { None };
                         let rec = SchedPod {
                             spec: spec.clone(),
                             node: state.node,
@@ -287,7 +477,7 @@ impl Scheduler {
                             profile: profile.unwrap_or(usize::MAX),
                             sort_key,
                             rejectors: 0,
-                            nominated: None,
+                            nominated,
                             last_failure: None,
                         };
                         if let Some(n) = state.node {
@@ -300,6 +490,9 @@ impl Scheduler {
                             }
                         } else if profile.is_some() && state.deletion.is_none() {
                             self.pods.insert(*id, rec);
+                            if let Some(n) = nominated {
+                                self.alg.nominator.add(n, PodEntry::new(*id, spec.clone(), ctx.now));
+                            }
                             self.activate(*id, ctx);
                         }
                     }
@@ -333,10 +526,16 @@ impl Scheduler {
 
     /// A scheduler request finished. A failed binding forgets the assumption and retries after the error
     /// backoff; other failures (victim deletions, nomination patches) need nothing: the watch tells the truth.
+    ///
+    /// Answers to a process that has crashed since are dropped (its rejected bindings still count in
+    /// `bind_errors`: the apiserver did reject them).
     pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
         let Request::BindPod { pod, node } = resp.request else { return };
         let Err(err) = resp.result else { return };
         self.stats.bind_errors += 1;
+        if resp.tag != Some(u64::from(self.incarnation)) || self.lifecycle == Lifecycle::Down {
+            return;
+        }
         let Some(p) = self.pods.get_mut(pod) else { return };
         if !(p.assumed && p.node == Some(node)) {
             return;
@@ -365,6 +564,7 @@ impl Scheduler {
     }
 
     fn forget_pod(&mut self, id: PodId, ctx: &mut Ctx) {
+        self.failed_before.remove(id);
         self.dequeue(id);
         self.alg.nominator.remove(id);
         let Some(p) = self.pods.remove(id) else { return };
@@ -476,7 +676,7 @@ impl Scheduler {
         self.queue.push_backoff(id, release, p.sort_key, p.timestamp, p.generation, error);
         if self.backoff_wake.is_none_or(|w| release < w) {
             self.backoff_wake = Some(release);
-            ctx.queue.push(release, Event::Scheduler(SchedEvent::BackoffFlush));
+            self.timer(release, SchedEventKind::BackoffFlush, ctx);
         }
         if !error {
             // PopFromBackoffQ: an idle scheduler takes it at once.
@@ -490,7 +690,7 @@ impl Scheduler {
         {
             let at = next.max(ctx.now);
             self.backoff_wake = Some(at);
-            ctx.queue.push(at, Event::Scheduler(SchedEvent::BackoffFlush));
+            self.timer(at, SchedEventKind::BackoffFlush, ctx);
         }
     }
 
@@ -519,17 +719,18 @@ impl Scheduler {
         }
     }
 
+    /// Makes sure a cycle is coming, once the process is scheduling (not while its caches sync).
     fn ensure_cycle(&mut self, ctx: &mut Ctx) {
-        if !self.cycle_pending {
+        if !self.cycle_pending && self.lifecycle == Lifecycle::Running {
             self.cycle_pending = true;
-            ctx.queue.push(ctx.now.max(self.busy_until), Event::Scheduler(SchedEvent::Cycle));
+            self.timer(ctx.now.max(self.busy_until), SchedEventKind::Cycle, ctx);
         }
     }
 
     fn ensure_flush(&mut self, ctx: &mut Ctx) {
         if !self.flush_pending && self.queue.unschedulable_len() > 0 {
             self.flush_pending = true;
-            ctx.queue.push(ctx.now.add(self.flush_period), Event::Scheduler(SchedEvent::FlushUnschedulable));
+            self.timer(ctx.now.add(self.flush_period), SchedEventKind::FlushUnschedulable, ctx);
         }
     }
 
@@ -577,14 +778,14 @@ impl Scheduler {
                 self.stats.scheduled += 1;
                 match self.alg.binding(profile, &pod, node) {
                     Binding::Api => {
-                        ctx.api.submit(Client::Scheduler, Request::BindPod { pod: id, node }, false, done, ctx.queue);
+                        self.send(Request::BindPod { pod: id, node }, done, ctx);
                     }
                 }
             }
             Outcome::Failed(failure) => {
                 self.stats.failed_attempts += 1;
                 let p = &mut self.pods[id];
-                let first = p.unschedulable_count == 0 && p.error_count == 0;
+                let first = p.unschedulable_count == 0 && p.error_count == 0 && self.failed_before.remove(id).is_none();
                 p.timestamp = ctx.now;
                 p.rejectors = failure.rejectors;
                 if failure.rejectors == 0 {
@@ -611,7 +812,7 @@ impl Scheduler {
         }
         if (self.queue.active_entries() > 0 || self.queue.backoff_entries() > 0) && !self.cycle_pending {
             self.cycle_pending = true;
-            ctx.queue.push(done, Event::Scheduler(SchedEvent::Cycle));
+            self.timer(done, SchedEventKind::Cycle, ctx);
         }
     }
 
@@ -635,7 +836,7 @@ impl Scheduler {
                 record!(ctx.rec, ctx.now, PodPreempted, Pod, &vp.spec.name, &node_name, "by={}", spec.name);
             }
             let req = Request::DeletePod { pod: *v, grace: None, reason: PodReason::Preempted };
-            ctx.api.submit(Client::Scheduler, req, false, at, ctx.queue);
+            self.send(req, at, ctx);
         }
         record!(ctx.rec, ctx.now, PodNominated, Pod, &spec.name, &node_name, "victims={}", victims.len());
         let priority = spec.template.priority;
@@ -653,12 +854,12 @@ impl Scheduler {
                 op.nominated = None;
             }
             let patch = PodStatusPatch { nominated_node: Some(None), ..Default::default() };
-            ctx.api.submit(Client::Scheduler, Request::PodStatus { pod: other, patch, rv: None }, false, at, ctx.queue);
+            self.send(Request::PodStatus { pod: other, patch, rv: None }, at, ctx);
         }
         self.alg.nominator.add(node, PodEntry::new(id, spec.clone(), ctx.now));
         self.pods[id].nominated = Some(node);
         let patch = PodStatusPatch { nominated_node: Some(Some(node)), ..Default::default() };
-        ctx.api.submit(Client::Scheduler, Request::PodStatus { pod: id, patch, rv: None }, false, at, ctx.queue);
+        self.send(Request::PodStatus { pod: id, patch, rv: None }, at, ctx);
     }
 
     fn write_trace(&mut self, spec: &PodSpec, attempt: u32, profile: usize, outcome: &Outcome, now: SimTime) {
@@ -722,4 +923,168 @@ fn scheduling_properties_changed(old: &Node, new: &Node) -> bool {
         || old.labels != new.labels
         || old.taints != new.taints
         || old.ready != new.ready
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+    use crate::apiserver::ApiServer;
+    use crate::engine::EventQueue;
+    use crate::model::PodState;
+    use crate::recorder::{EventSink, Recorder};
+    use crate::rng::Stream;
+    use crate::scheduler::plugins::testutil::{node_info, pod_spec};
+
+    /// A scheduler with its apiserver and event queue, driven by hand: changes are fed to it directly and only
+    /// its own timers run (requests never commit).
+    struct Bench {
+        sched: Scheduler,
+        api: ApiServer,
+        q: EventQueue<Event>,
+        rec: Recorder,
+        images: BTreeMap<crate::model::Str, u64>,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            let timings = Timings::default();
+            Bench {
+                sched: Scheduler::new(&[ProfileConfig::default()], &timings, SimRng::new(1, Stream::TieBreak))
+                    .expect("scheduler"),
+                api: ApiServer::new(timings, vec![], SimRng::new(1, Stream::Naming)),
+                q: EventQueue::new(),
+                rec: Recorder::new(EventSink::Memory(Vec::new())),
+                images: BTreeMap::new(),
+            }
+        }
+
+        fn with_ctx<R>(&mut self, f: impl FnOnce(&mut Scheduler, &mut Ctx) -> R) -> R {
+            let now = self.q.now();
+            let mut ctx = Ctx {
+                now,
+                queue: &mut self.q,
+                api: &mut self.api,
+                rec: &mut self.rec,
+                images: &self.images,
+                registry: Default::default(),
+            };
+            f(&mut self.sched, &mut ctx)
+        }
+
+        /// Runs the scheduler's timers due by `until`.
+        fn run(&mut self, until: SimTime) {
+            while self.q.peek_time().is_some_and(|t| t <= until) {
+                let Some((t, ev)) = self.q.pop() else { break };
+                if let Event::Scheduler(e) = ev {
+                    let mut ctx = Ctx {
+                        now: t,
+                        queue: &mut self.q,
+                        api: &mut self.api,
+                        rec: &mut self.rec,
+                        images: &self.images,
+                        registry: Default::default(),
+                    };
+                    self.sched.handle(e, &mut ctx);
+                }
+            }
+        }
+
+        fn change(&mut self, change: Change) {
+            self.with_ctx(|s, ctx| s.on_change(&change, ctx));
+        }
+
+        /// A node and an unbound pod arrive; the pod is scheduled and assumed on the node.
+        fn assume_one(&mut self) -> (PodId, NodeId) {
+            let node = NodeId(0);
+            let info = node_info("n0", 4000, 1 << 32);
+            self.change(Change::Node { id: node, node: info.node.clone(), rv: 1, op: Op::Added });
+            let mut ids = slotmap::SlotMap::<PodId, ()>::with_key();
+            let pod = ids.insert(());
+            let spec = Arc::new(pod_spec(500, 1 << 20, |_| {}));
+            self.change(Change::Pod { id: pod, spec, state: PodState::new_pending(), op: Op::Added });
+            let now = self.q.now();
+            self.run(now.add(SimDuration::from_millis(10)));
+            assert!(self.sched.cache().node(node).is_some_and(|n| n.has_pod(pod)), "assumed");
+            (pod, node)
+        }
+
+        fn bind_failed(&mut self, pod: PodId, node: NodeId, tag: u32) {
+            let resp = Response {
+                client: Client::Scheduler,
+                request: Request::BindPod { pod, node },
+                result: Err(ApiError::Timeout),
+                tag: Some(u64::from(tag)),
+            };
+            self.with_ctx(|s, ctx| s.on_response(resp, ctx));
+        }
+
+        fn crash_and_restart(&mut self) {
+            assert!(self.with_ctx(|s, ctx| s.crash(ctx)).is_some());
+            assert_eq!(self.with_ctx(|s, ctx| s.restart(ctx)), Some(0), "the store is empty");
+            let now = self.q.now();
+            self.run(now);
+            assert_eq!(self.sched.lifecycle(), Lifecycle::Running, "an empty LIST syncs at the first poll");
+        }
+    }
+
+    #[test]
+    fn a_failed_binding_of_this_process_frees_the_node() {
+        let mut b = Bench::new();
+        b.crash_and_restart();
+        let (pod, node) = b.assume_one();
+        b.bind_failed(pod, node, b.sched.incarnation());
+        assert!(!b.sched.cache().node(node).is_some_and(|n| n.has_pod(pod)), "the assumption is forgotten");
+        assert_eq!(b.sched.pending(), 1, "the pod waits out its error backoff");
+        assert_eq!(b.sched.stats.bind_errors, 1);
+    }
+
+    #[test]
+    fn answers_to_a_crashed_process_are_ignored() {
+        let mut b = Bench::new();
+        b.crash_and_restart();
+        let (pod, node) = b.assume_one();
+        // The same pod and node, but the request came from incarnation 0, which is dead.
+        b.bind_failed(pod, node, 0);
+        assert!(b.sched.cache().node(node).is_some_and(|n| n.has_pod(pod)), "still assumed by this process");
+        assert_eq!(b.sched.pending(), 0);
+        assert_eq!(b.sched.stats.bind_errors, 1, "the apiserver did refuse it");
+    }
+
+    #[test]
+    fn a_crash_forgets_everything_but_the_counters() {
+        let mut b = Bench::new();
+        let (pod, _) = b.assume_one();
+        let cycles = b.sched.stats.cycles;
+        assert_eq!(cycles, 1);
+        let lost = b.with_ctx(|s, ctx| s.crash(ctx)).expect("was running");
+        assert_eq!(lost.assumed, 1);
+        assert_eq!(lost.queued, 0);
+        assert_eq!(lost.unsent, 0, "the binding left at the end of its cycle, before the crash");
+        assert!(!b.sched.knows(pod));
+        assert!(b.sched.cache().is_empty());
+        assert_eq!(b.sched.pending(), 0);
+        assert_eq!(b.sched.stats.cycles, cycles, "cumulative counters survive");
+        // While down, changes and timers reach no one.
+        let info = node_info("n1", 1000, 1 << 30);
+        b.change(Change::Node { id: NodeId(1), node: info.node.clone(), rv: 2, op: Op::Added });
+        assert!(b.sched.cache().is_empty());
+        assert!(b.with_ctx(|s, ctx| s.crash(ctx)).is_none(), "already down");
+    }
+
+    #[test]
+    fn a_crash_mid_cycle_drops_the_unsent_binding() {
+        let mut b = Bench::new();
+        let node = NodeId(0);
+        let info = node_info("n0", 4000, 1 << 32);
+        b.change(Change::Node { id: node, node: info.node.clone(), rv: 1, op: Op::Added });
+        let mut ids = slotmap::SlotMap::<PodId, ()>::with_key();
+        let pod = ids.insert(());
+        let spec = Arc::new(pod_spec(500, 1 << 20, |_| {}));
+        b.change(Change::Pod { id: pod, spec, state: PodState::new_pending(), op: Op::Added });
+        // Run the cycle (at t = 0) but crash before it ends (its binding would leave at 1 ms).
+        b.run(SimTime::ZERO);
+        assert!(b.sched.cache().node(node).is_some_and(|n| n.has_pod(pod)));
+        let lost = b.with_ctx(|s, ctx| s.crash(ctx)).expect("was running");
+        assert_eq!((lost.assumed, lost.unsent), (1, 1));
+    }
 }
