@@ -310,6 +310,13 @@ impl Kubelet {
                 i += 1;
             }
         }
+        self.rejoin(ctx);
+    }
+
+    /// Back in touch with the control plane (after a crash or a cut-off): the status loops restart now, the Lease
+    /// is renewed, Ready posted, the pods relisted, and the image manager's list reported at the first status
+    /// update (which schedules the next one for images still being pulled).
+    fn rejoin(&mut self, ctx: &mut Ctx) {
         self.status_origin = ctx.now;
         ctx.api.lease_start(self.node_id, ctx.now);
         let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True, rv: None };
@@ -349,14 +356,7 @@ impl Kubelet {
         self.alive = true;
         self.link = Link::Online;
         self.pull_busy_until = ctx.now;
-        self.status_origin = ctx.now;
-        ctx.api.lease_start(self.node_id, ctx.now);
-        let ready = Request::NodeReady { node: self.node_id, status: crate::model::ConditionStatus::True, rv: None };
-        ctx.api.submit(self.client(), ready, false, ctx.now, ctx.queue);
-        ctx.api.connect_kubelet(self.node_id, ctx.now, ctx.queue);
-        // The restarted image manager lists the images at once; the first status update reports any change and
-        // schedules the next one for images still being pulled.
-        self.schedule_image_report(ctx.now, ctx);
+        self.rejoin(ctx);
     }
 
     fn find(&self, id: PodId) -> Option<usize> {

@@ -1323,6 +1323,11 @@ fn bad_fault_entries_are_clear_errors() {
         ("[[faults]]\nverb = \"registry-slow\"\nfactor = 0.5\n", 3, &["factor must be between 1 and 1000"]),
         ("[[faults]]\nverb = \"cordon\"\nnodes = [\"n-0\"]\nuntil = \"1m\"\n", 4, &["`until` needs `every`"]),
         ("[[faults]]\nverb = \"cordon\"\nnodes = [\"n-0\"]\nevery = \"0s\"\n", 4, &["every must be positive"]),
+        (
+            "[[faults]]\nverb = \"cordon\"\nnodes = [\"n-0\"]\nevery = { dist = \"uniform\", min = \"0s\", max = \"0s\" }\n",
+            4,
+            &["every must average at least 1ms"],
+        ),
     ];
     for (fault, line, needles) in cases {
         let (got_line, msg) = bad(fault);

@@ -573,9 +573,8 @@ impl ApiServer {
         let timeout = self.timings.api_request_timeout;
         let back = self.etcd.health.unavailable_until.unwrap_or(SimTime::MAX);
         let available = self.etcd.available(now);
-        let api_up = self.health.available(f_arrival(&self.in_flight, id));
         let Some(f) = self.in_flight.get_mut(id) else { return };
-        let result = if !api_up {
+        let result = if !self.health.available(f.arrival) {
             // Connection refused: the request never reached the apiserver (hence no etcd write).
             self.stats.refused += 1;
             Err(ApiError::Unavailable)
@@ -932,11 +931,6 @@ impl ApiServer {
     pub fn watcher_connected(&self, w: WatcherId) -> bool {
         self.watchers.get(w.0 as usize).is_some_and(|w| w.connected)
     }
-}
-
-/// When request `id`'s current attempt reaches the apiserver.
-fn f_arrival(in_flight: &SlotMap<ReqId, InFlight>, id: ReqId) -> SimTime {
-    in_flight.get(id).map_or(SimTime::ZERO, |f| f.arrival)
 }
 
 /// A 5-character suffix from the apiserver's alphabet (consonants and digits without look-alikes).

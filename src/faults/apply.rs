@@ -86,7 +86,7 @@ pub fn handle(w: &mut World, ev: FaultEvent, ctx: &mut Ctx) {
             let id = NodeId(node);
             if let FaultVerb::RemoveNodes { drain_timeout } = s.verb {
                 // The autoscaler waits for the drained node to empty (DaemonSet pods aside), at most its timeout.
-                let started = inst.heal_at; // for scale-downs, `heal_at` holds the drain start
+                let started = inst.started;
                 let busy = !w.driver.drain_finished(id)
                     || !ctx
                         .api
@@ -102,6 +102,17 @@ pub fn handle(w: &mut World, ev: FaultEvent, ctx: &mut Ctx) {
             }
             terminate(w, id, ctx);
         }
+    }
+}
+
+/// The shared service a verb hits, as event details name it.
+fn service(verb: FaultVerb) -> Option<&'static str> {
+    match verb {
+        FaultVerb::RegistrySlow { .. } | FaultVerb::RegistryDown => Some("registry"),
+        FaultVerb::ApiserverSlow { .. } | FaultVerb::ApiserverUnavailable => Some("kube-apiserver"),
+        FaultVerb::EtcdSlow { .. } | FaultVerb::EtcdUnavailable => Some("etcd"),
+        FaultVerb::SchedulerCrash => Some("kube-scheduler"),
+        _ => None,
     }
 }
 
@@ -134,12 +145,9 @@ fn inject(w: &mut World, spec: u32, n: u32, node: Option<u32>, ctx: &mut Ctx) {
     };
     let duration = if s.verb.heals() { w.rt.duration(s, spec, node, n) } else { None };
     let id = w.rt.instances.len() as u32;
-    // Scale-downs keep their drain start in `heal_at` (they never heal).
-    let heal_at = match s.verb {
-        FaultVerb::RemoveNodes { .. } => ctx.now,
-        _ => duration.map_or(SimTime::MAX, |d| ctx.now.add(d)),
-    };
-    w.rt.instances.push(Instance { spec, nodes: nodes.clone(), heal_at, healed: false, process: node.map(|x| (x, n)) });
+    let heal_at = duration.map_or(SimTime::MAX, |d| ctx.now.add(d));
+    let process = node.map(|x| (x, n));
+    w.rt.instances.push(Instance { spec, nodes: nodes.clone(), started: ctx.now, heal_at, healed: false, process });
 
     let verb = &*s.name;
     let mut detail = format!("verb={verb} targets=");
@@ -154,10 +162,7 @@ fn inject(w: &mut World, spec: u32, n: u32, node: Option<u32>, ctx: &mut Ctx) {
                 detail.push_str(name.as_deref().unwrap_or("?"));
             }
         }
-        FaultVerb::RegistrySlow { .. } | FaultVerb::RegistryDown => detail.push_str("registry"),
-        FaultVerb::ApiserverSlow { .. } | FaultVerb::ApiserverUnavailable => detail.push_str("kube-apiserver"),
-        FaultVerb::EtcdSlow { .. } | FaultVerb::EtcdUnavailable => detail.push_str("etcd"),
-        FaultVerb::SchedulerCrash => detail.push_str("kube-scheduler"),
+        _ if service(s.verb).is_some() => detail.push_str(service(s.verb).unwrap_or_default()),
         FaultVerb::AddNodes { pool, .. } => detail.push_str(&w.cfg.pools[pool as usize].name),
         _ => {}
     }
@@ -187,11 +192,7 @@ fn heal(w: &mut World, id: u32, ctx: &mut Ctx) {
     let verb = &*s.name;
     let names = match s.verb {
         _ if s.verb.targets_nodes() => node_names(w.kubelets, &nodes),
-        FaultVerb::RegistrySlow { .. } | FaultVerb::RegistryDown => "registry".into(),
-        FaultVerb::ApiserverSlow { .. } | FaultVerb::ApiserverUnavailable => "kube-apiserver".into(),
-        FaultVerb::EtcdSlow { .. } | FaultVerb::EtcdUnavailable => "etcd".into(),
-        FaultVerb::SchedulerCrash => "kube-scheduler".into(),
-        _ => String::new(),
+        _ => service(s.verb).unwrap_or_default().to_string(),
     };
     record!(ctx.rec, ctx.now, FaultHealed, Fault, verb, "", "verb={verb} targets={names}");
     effect(w, id, false, &nodes, &[], ctx);

@@ -53,6 +53,8 @@ impl NodeFaults {
 pub struct Instance {
     pub spec: u32,
     pub nodes: Vec<NodeId>,
+    /// When it happened (a scale-down's drain start).
+    pub started: SimTime,
     /// When it heals (`SimTime::MAX`: never).
     pub heal_at: SimTime,
     pub healed: bool,

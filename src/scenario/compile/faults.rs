@@ -79,6 +79,10 @@ impl Compiler<'_> {
         if positive && dist == Dist::Fixed(SimDuration::ZERO) {
             return self.err(v.span(), format!("{what} must be positive"));
         }
+        // A process that averages under a millisecond (e.g. a uniform 0-0) would flood the run with occurrences.
+        if positive && dist.mean_s() < 0.001 {
+            return self.err(v.span(), format!("{what} must average at least 1ms"));
+        }
         Some(dist)
     }
 
@@ -370,6 +374,18 @@ impl Compiler<'_> {
     }
 }
 
+/// The verbs a machine event may replay as.
+fn trace_verb(name: &str) -> Option<FaultVerb> {
+    Some(match name {
+        "node-crash" => FaultVerb::NodeCrash,
+        "kubelet-stop" => FaultVerb::KubeletStop,
+        "network-partition" => FaultVerb::NetworkPartition,
+        "cordon" => FaultVerb::Cordon,
+        "drain" => FaultVerb::Drain,
+        _ => return None,
+    })
+}
+
 /// Largest trace file read (the Alibaba 2017 `server_event.csv` is 47 KB).
 const MAX_TRACE_BYTES: u64 = 64 << 20;
 
@@ -407,24 +423,19 @@ impl Compiler<'_> {
             };
             let mut verbs: Vec<(String, FaultVerb, String)> = Vec::new();
             for (detail, verb) in &e.verbs {
-                let v = match verb.get_ref().as_str() {
-                    "node-crash" => FaultVerb::NodeCrash,
-                    "kubelet-stop" => FaultVerb::KubeletStop,
-                    "network-partition" => FaultVerb::NetworkPartition,
-                    "cordon" => FaultVerb::Cordon,
-                    "drain" => FaultVerb::Drain,
-                    other => {
+                match trace_verb(verb.get_ref()) {
+                    Some(v) => verbs.push((detail.clone(), v, verb.get_ref().clone())),
+                    None => {
                         self.err::<()>(
                             verb.span(),
                             format!(
-                                "verb {other:?} cannot replay a machine event; expected \"node-crash\", \
-                                 \"kubelet-stop\", \"network-partition\", \"cordon\" or \"drain\""
+                                "verb {:?} cannot replay a machine event; expected \"node-crash\", \"kubelet-stop\", \
+                             \"network-partition\", \"cordon\" or \"drain\"",
+                                verb.get_ref()
                             ),
                         );
-                        continue;
                     }
-                };
-                verbs.push((detail.clone(), v, verb.get_ref().clone()));
+                }
             }
             let (Some(repair), Some(offset)) = (repair, offset) else { continue };
             // The trace file, relative to the scenario file.
@@ -486,23 +497,18 @@ impl Compiler<'_> {
                 let default = alibaba2017::default_verb(ev.event_type, &ev.detail);
                 let verb = match verbs.iter().find(|(d, _, _)| *d == ev.detail) {
                     Some((_, v, name)) => Some((*v, name.as_str())),
-                    None => default.map(|name| {
-                        let v = match name {
-                            "kubelet-stop" => FaultVerb::KubeletStop,
-                            "cordon" => FaultVerb::Cordon,
-                            _ => FaultVerb::NodeCrash,
-                        };
-                        (v, name)
-                    }),
+                    None => default.and_then(|name| Some((trace_verb(name)?, name))),
                 };
                 let Some((verb, name)) = verb else { continue };
+                // Events before the offset, or at or after the end of the run (or of any run), are not replayed.
                 let Some(t) = ev.time_s.checked_sub(offset.as_secs_f64() as i64).filter(|t| *t >= 0) else {
                     continue;
                 };
-                let at = SimDuration::from_secs(t as u64);
-                if end.is_some_and(|end| at >= end) {
+                let end = end.unwrap_or(limits::MAX_DURATION);
+                if t as u64 >= end.micros() / 1_000_000 {
                     continue;
                 }
+                let at = SimDuration::from_secs(t as u64);
                 let rank = machines.binary_search(&ev.machine_id).unwrap_or(0) as u32;
                 let removed = ev.event_type == alibaba2017::MachineEventType::Remove;
                 out.push(FaultSpec {
