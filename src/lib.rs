@@ -53,6 +53,7 @@ pub mod invariants;
 pub mod kubelet;
 pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod quantity;
 pub mod recorder;
 pub mod rng;

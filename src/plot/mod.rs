@@ -1,0 +1,17 @@
+//! Plots (PNG and SVG) drawn with plotters, with an embedded font so that no system library (fontconfig,
+//! freetype) is needed.
+
+use std::sync::Once;
+
+/// The font family every chart uses; registered once from the embedded DejaVu Sans.
+pub const FONT: &str = "sans-serif";
+
+static FONTS: Once = Once::new();
+
+/// Registers the embedded font with plotters. Call before drawing any text; cheap after the first call.
+pub fn init_fonts() {
+    FONTS.call_once(|| {
+        // Registering a valid embedded TTF cannot fail; an error here would be a build defect.
+        let _ = plotters::style::register_font(FONT, plotters::style::FontStyle::Normal, dejavu::sans::regular());
+    });
+}
