@@ -38,6 +38,7 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     // Phase/binding consistency and per-node sums from the store.
     let mut per_node: BTreeMap<NodeId, (Resources, i64, Vec<PodId>)> = BTreeMap::new();
     let mut allocated_cpu: i128 = 0;
+    let mut held: BTreeMap<usize, (i64, i64)> = BTreeMap::new();
     for (id, r) in etcd.pods.iter() {
         let s = &r.state;
         match s.node {
@@ -51,6 +52,9 @@ pub fn check(sim: &Sim) -> Result<(), String> {
                 entry.2.push(id);
                 if !s.phase.is_terminal() {
                     allocated_cpu += i128::from(r.spec.template.requests.cpu_millis);
+                    let e = held.entry(n.index()).or_default();
+                    e.0 += 1;
+                    e.1 += r.spec.template.requests.cpu_millis;
                     if r.spec.template.node_name.is_none() {
                         entry.0.add(&r.spec.template.requests);
                         entry.1 += 1;
@@ -90,6 +94,20 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         {
             return Err(format!("apiserver node index lists pods on node {i} that have none"));
         }
+    }
+    // The per-node aggregates samples read (placements.csv) match the store: every bound, non-terminal pod.
+    for (i, agg) in m.nodes.nodes.iter().enumerate() {
+        let (pods, cpu) = held.get(&i).copied().unwrap_or_default();
+        let by_workload: i64 = agg.by_workload.values().map(|a| a.pods).sum();
+        if agg.total.pods != pods || agg.total.cpu_millis != cpu || by_workload != pods {
+            return Err(format!(
+                "placement aggregate of node {i}: {} pods {}m ({by_workload} by workload) != store {pods} pods {cpu}m",
+                agg.total.pods, agg.total.cpu_millis
+            ));
+        }
+    }
+    if m.pending.value < 0 || m.pods_running < 0 {
+        return Err(format!("negative level: pending {} running {}", m.pending.value, m.pods_running));
     }
     // The allocation the metrics integrate.
     let (metric_cpu, _) = m.cpu_allocated_millis();

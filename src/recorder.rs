@@ -180,6 +180,7 @@ impl Recorder {
         detail: fmt::Arguments,
     ) {
         self.rows += 1;
+        self.metrics.on_event(time, event, name, node);
         match &mut self.sink {
             EventSink::Discard => {}
             EventSink::Memory(rows) => rows.push(EventRow {
@@ -246,7 +247,7 @@ fn needs_quoting(field: &str) -> bool {
 }
 
 /// Appends `field` as an RFC 4180 CSV field (quoted only when needed).
-fn push_csv_field(line: &mut String, field: &str) {
+pub fn push_csv_field(line: &mut String, field: &str) {
     if needs_quoting(field) {
         line.push('"');
         for ch in field.chars() {

@@ -6,6 +6,8 @@
 //! byte-identical for the same scenario, seed and kubesim version.
 
 use crate::metrics::quantile_s;
+use crate::metrics::recovery::FaultRecovery;
+use crate::metrics::sample::SampleWriters;
 use crate::recorder::{EventRow, EventSink};
 use crate::scenario::Scenario;
 use crate::scheduler::explain::{Explainer, PodFilter};
@@ -38,6 +40,10 @@ pub struct Summary {
     pub metrics: BTreeMap<String, Value>,
     /// Pods the scheduler still has to place at the end, by the FailedScheduling message of their last attempt.
     pub pending_reasons: BTreeMap<String, u64>,
+    /// Every failed scheduling attempt of the run, by its FailedScheduling message.
+    pub unschedulable_reasons: BTreeMap<String, u64>,
+    /// Each fault and the time until every workload was back at its desired ready replicas.
+    pub fault_recovery: Vec<FaultRecovery>,
 }
 
 /// The result of a run.
@@ -103,8 +109,39 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     float("pod_startup_latency_p50_s", quantile_s(startup, 0.50));
     float("pod_startup_latency_p99_s", quantile_s(startup, 0.99));
     float("pod_startup_latency_max_s", quantile_s(startup, 1.0));
+    float("pod_startup_latency_p90_s", quantile_s(startup, 0.90));
     float("cpu_allocation_mean", m.cpu_allocation_mean(SimTime::ZERO, end));
     float("memory_allocation_mean", m.memory_allocation_mean(SimTime::ZERO, end));
+    float("gpu_allocation_mean", m.gpu_allocation_mean(SimTime::ZERO, end));
+    float("pending_pod_seconds", m.pending.integral_s(end));
+    let st = &sim.sampler.stats;
+    let per_sample = |sum: f64, n: u64| if n == 0 { 0.0 } else { sum / n as f64 };
+    float("cpu_allocation_imbalance", per_sample(st.imbalance_sum[0], st.samples));
+    float("memory_allocation_imbalance", per_sample(st.imbalance_sum[1], st.samples));
+    float("gpu_allocation_imbalance", per_sample(st.imbalance_sum[2], st.samples));
+    float("cpu_fragmentation_mean", per_sample(st.fragmentation_sum[0], st.fragmentation_samples[0]));
+    float("memory_fragmentation_mean", per_sample(st.fragmentation_sum[1], st.fragmentation_samples[1]));
+    let fault_recovery = m.recovery.results(end);
+    let recovered: Vec<f64> = fault_recovery.iter().filter_map(|f| f.recovery_s).collect();
+    float("fault_recovery_max_s", recovered.iter().copied().fold(0.0, f64::max));
+    float("fault_recovery_mean_s", per_sample(recovered.iter().sum(), recovered.len() as u64));
+    let mut int = |k: &str, v: u64| {
+        metrics.insert(k.to_string(), Value::from(v));
+    };
+    int("pods_pending_max", m.pending.max.max(0) as u64);
+    int("container_restarts", m.container_restarts);
+    int("pods_failed", m.pods_failed);
+    int("pods_lost", m.evictions + m.preemption_victims + m.pods_orphaned);
+    int("nodes_added", m.nodes_added);
+    int("nodes_deleted", m.nodes_deleted);
+    int("faults_injected", fault_recovery.len() as u64);
+    int("faults_unrecovered", (fault_recovery.len() - recovered.len()) as u64);
+    for (name, sk) in &st.skew {
+        int(&format!("workload.{name}.zone_skew_max"), sk.zone_skew_max.max(0) as u64);
+        int(&format!("workload.{name}.zone_skew_end"), sk.zone_skew_end.max(0) as u64);
+        int(&format!("workload.{name}.pods_per_node_max_end"), sk.pods_per_node_max_end.max(0) as u64);
+    }
+    let unschedulable_reasons = m.unschedulable_reasons.clone();
     let cfg = sim.config();
     Summary {
         scenario: cfg.name.clone(),
@@ -116,6 +153,8 @@ pub fn summarize(sim: &mut Sim) -> Summary {
         pods: pods_by_phase.into_iter().map(|(p, n)| (p.as_str().to_string(), n)).collect(),
         metrics,
         pending_reasons,
+        unschedulable_reasons,
+        fault_recovery,
     }
 }
 
@@ -196,7 +235,16 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunError + '_ {
 
 /// Every file and directory a run may write. An existing output directory is replaced only if it holds nothing
 /// else, so a mistyped `--out` can never delete a user's files.
-pub const OUTPUT_ENTRIES: &[&str] = &["summary.json", "events.csv", "explain.jsonl"];
+pub const OUTPUT_ENTRIES: &[&str] = &[
+    "summary.json",
+    "events.csv",
+    "explain.jsonl",
+    "timeseries.csv",
+    "placements.csv",
+    "pods.csv",
+    "report.html",
+    "plots",
+];
 
 /// Checks that `out` is absent, or a directory kubesim may replace.
 fn check_replaceable(out: &Path) -> Result<(), RunError> {
@@ -282,6 +330,16 @@ fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOu
     let file = fs::File::create(&events_path).map_err(io_err(&events_path))?;
     let sink = EventSink::Csv(Box::new(BufWriter::with_capacity(1 << 20, file)));
     let mut sim = Sim::new(Arc::new(scenario.config.clone()), sink).map_err(RunError::Sim)?;
+    let timeseries_path = dir.join("timeseries.csv");
+    let placements_path = dir.join("placements.csv");
+    let timeseries = fs::File::create(&timeseries_path).map_err(io_err(&timeseries_path))?;
+    let placements = if scenario.config.output.placements {
+        let f = fs::File::create(&placements_path).map_err(io_err(&placements_path))?;
+        Some(Box::new(BufWriter::with_capacity(1 << 20, f)) as Box<dyn io::Write>)
+    } else {
+        None
+    };
+    sim.sampler.set_writers(SampleWriters { timeseries: Box::new(BufWriter::new(timeseries)), placements });
     let explain_path = dir.join("explain.jsonl");
     if let Some(filter) = &opts.explain {
         let file = fs::File::create(&explain_path).map_err(io_err(&explain_path))?;
@@ -292,6 +350,8 @@ fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOu
     sim.run();
     let wall = started.elapsed();
     sim.rec.finish().map_err(io_err(&events_path))?;
+    sim.sampler.finish().map_err(io_err(&timeseries_path))?;
+    write_pods_csv(&sim, &dir.join("pods.csv"))?;
     let mut explain_lines = 0;
     if let Some(mut explainer) = sim.scheduler.take_explain() {
         explain_lines = explainer.lines;
@@ -303,6 +363,16 @@ fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOu
     text.push('\n');
     fs::write(&summary_path, text).map_err(io_err(&summary_path))?;
     Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines })
+}
+
+/// Writes `pods.csv` from the run's pod log.
+fn write_pods_csv(sim: &Sim, path: &Path) -> Result<(), RunError> {
+    let file = fs::File::create(path).map_err(io_err(path))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let etcd = &sim.api.etcd;
+    let name = |n: crate::model::NodeId| etcd.node_or_deleted(n).map(|n| n.name.to_string()).unwrap_or_default();
+    sim.rec.metrics.pod_log.write_csv(&mut w, &name).map_err(io_err(path))?;
+    io::Write::flush(&mut w).map_err(io_err(path))
 }
 
 /// Groups digits: 1234567 -> "1,234,567".
@@ -358,12 +428,16 @@ pub fn terminal_report(outcome: &RunOutcome, out: Option<&Path>) -> String {
     if let Some(dir) = out {
         if outcome.explain_lines > 0 {
             text += &format!(
-                "  wrote {}/ (summary.json, events.csv, explain.jsonl: {} scheduling attempts)\n",
+                "  wrote {}/ (summary.json, events.csv, timeseries.csv, placements.csv, pods.csv, explain.jsonl: {} \
+                 scheduling attempts)\n",
                 dir.display(),
                 thousands(outcome.explain_lines)
             );
         } else {
-            text += &format!("  wrote {}/ (summary.json, events.csv)\n", dir.display());
+            text += &format!(
+                "  wrote {}/ (summary.json, events.csv, timeseries.csv, placements.csv, pods.csv)\n",
+                dir.display()
+            );
         }
     }
     text

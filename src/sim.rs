@@ -17,6 +17,7 @@ use crate::faults::runtime::FaultRuntime;
 use crate::faults::{FaultEvent, FaultSpec};
 use crate::kubelet::Registry;
 use crate::kubelet::{Kubelet, KubeletEvent};
+use crate::metrics::sample::{OutputConfig, SampleWorld, Sampler};
 use crate::model::{Node, NodeId, PodPhase, Str};
 use crate::recorder::{EventSink, Recorder};
 use crate::rng::{SimRng, Stream};
@@ -104,6 +105,8 @@ pub struct SimConfig {
     pub workloads: Arc<Workloads>,
     pub faults: Vec<FaultSpec>,
     pub priority_classes: Vec<crate::apiserver::PriorityClass>,
+    /// Sampling of `timeseries.csv` and `placements.csv`.
+    pub output: OutputConfig,
 }
 
 /// A running simulation.
@@ -122,6 +125,8 @@ pub struct Sim {
     /// The image registry's health.
     registry: Registry,
     pub rec: Recorder,
+    /// Fixed-interval samples (`timeseries.csv`, `placements.csv`, sample-based metrics).
+    pub sampler: Sampler,
     now: SimTime,
     end: SimTime,
     events_processed: u64,
@@ -147,6 +152,8 @@ impl Sim {
         let cm = ControllerManager::new(&cfg.timings);
         let driver = Driver::new(cfg.workloads.clone(), seed);
         let end = SimTime::ZERO.add(cfg.duration);
+        let deployments = cfg.workloads.deployments.iter().map(|d| d.name.clone()).collect();
+        let sampler = Sampler::new(cfg.output.clone(), end, deployments);
         let mut sim = Sim {
             queue: EventQueue::with_capacity(4096),
             api,
@@ -158,6 +165,7 @@ impl Sim {
             faults,
             registry: Registry::default(),
             rec: Recorder::new(sink),
+            sampler,
             now: SimTime::ZERO,
             end,
             events_processed: 0,
@@ -212,9 +220,13 @@ impl Sim {
         let Some((t, ev)) = self.queue.pop() else {
             self.finished = true;
             self.now = self.end;
+            self.take_samples(self.end, true);
             return false;
         };
         debug_assert!(t >= self.now, "time went backwards");
+        if t > self.sampler.next() {
+            self.take_samples(t, false);
+        }
         self.now = t;
         self.events_processed += 1;
         let cfg = self.cfg.clone();
@@ -223,6 +235,7 @@ impl Sim {
         match ev {
             Event::End => {
                 self.finished = true;
+                self.take_samples(t, true);
                 return false;
             }
             Event::ApiCommit(id) => api.commit(id, t, queue, rec),
@@ -281,6 +294,12 @@ impl Sim {
             }
         }
         true
+    }
+
+    /// Takes the samples due before `t` (or at `t` too, with `inclusive`: the end of the run).
+    fn take_samples(&mut self, t: SimTime, inclusive: bool) {
+        let world = SampleWorld { nodes: &self.api.etcd.nodes, metrics: &self.rec.metrics, pools: &self.cfg.pools };
+        self.sampler.take_until(t, inclusive, &world);
     }
 
     /// Runs to the end.

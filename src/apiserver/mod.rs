@@ -714,6 +714,9 @@ impl ApiServer {
     /// Records `change` in the watch history and queues it on every interested watcher.
     fn fanout(&mut self, change: Change, io: &mut Io) {
         self.etcd.record(&change, io.now);
+        if matches!(change, Change::Deployment { .. } | Change::DaemonSet { .. }) {
+            io.rec.metrics.workload_changed(&change, io.now);
+        }
         match &change {
             Change::Pod { state, .. } => {
                 let kubelet = state.node.and_then(|n| self.kubelet_watchers.get(n.index()).copied().flatten());

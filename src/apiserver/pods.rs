@@ -41,7 +41,7 @@ impl ApiServer {
         state.node = node;
         let (id, change) = self.etcd.create_pod(spec.clone(), state);
         record!(io.rec, io.now, PodCreated, Pod, &spec.name, "", "workload={}", spec.workload);
-        io.rec.metrics.pod_created(&spec);
+        io.rec.metrics.pod_created(&spec, io.now);
         if let Some(n) = node {
             self.index_pod_on_node(id, n);
             let node_name = self.node_name(Some(n));
@@ -155,7 +155,7 @@ impl ApiServer {
                 PodPhase::Pending => {}
             }
             if state.phase.is_terminal() {
-                rec.metrics.pod_released(&spec, old, now);
+                rec.metrics.pod_finished(&spec, old, state.phase, now);
             }
         }
         if state.ready && !old.ready {
@@ -294,6 +294,9 @@ impl ApiServer {
                     record!(io.rec, io.now, PodDeleted, Pod, &spec.name, &node_name, "reason={}", reason.as_str())
                 }
                 _ => record!(io.rec, io.now, PodDeleted, Pod, &spec.name, &node_name),
+            }
+            if reason == PodReason::DeletionByPodGc {
+                io.rec.metrics.pods_orphaned += 1;
             }
             io.rec.metrics.pod_deleted(spec, *state, io.now);
         }

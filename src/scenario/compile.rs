@@ -30,6 +30,7 @@ pub const POOL_LABEL: &str = "kubesim.io/pool";
 
 mod constraints;
 mod faults;
+mod output;
 mod profiles;
 
 pub struct Compiler<'a> {
@@ -1173,6 +1174,7 @@ impl<'a> Compiler<'a> {
         let mut faults = self.faults(&file.faults, &pools, &workloads, run);
         faults.extend(self.fault_traces(&file.fault_traces, &pools, run));
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
+        let output = self.output(file.output.as_ref(), duration, &workloads);
         if !self.errors.is_empty() {
             return None;
         }
@@ -1187,6 +1189,7 @@ impl<'a> Compiler<'a> {
             workloads: Arc::new(workloads),
             faults,
             priority_classes: classes,
+            output,
         })
     }
 }

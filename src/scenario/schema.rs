@@ -68,6 +68,24 @@ pub struct File {
     pub priority_classes: Vec<Sp<PriorityClassEntry>>,
     #[serde(default)]
     pub pdbs: Vec<Sp<PdbEntry>>,
+    /// Sampling of the run's time series and placements.
+    #[serde(default)]
+    pub output: Option<Sp<OutputSection>>,
+}
+
+/// `[output]`: what the run samples.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Interval of `timeseries.csv` and `placements.csv` rows (default: about 200 samples per run).
+    #[serde(default)]
+    pub sample_interval: Option<Sp<String>>,
+    /// Write `placements.csv` (default true).
+    #[serde(default)]
+    pub placements: Option<bool>,
+    /// The pod shape fragmentation is measured against (default: the most common workload pod shape).
+    #[serde(default)]
+    pub reference_pod: Option<Sp<BTreeMap<String, Sp<QuantityText>>>>,
 }
 
 /// A user action at a time: `set-image` (a rolling update) or `scale` on a Deployment.

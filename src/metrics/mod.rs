@@ -8,7 +8,14 @@
 //!   time-weighted mean over the run;
 //! - *unschedulable pods*: pods that failed at least one scheduling attempt.
 
-use crate::model::{Node, NodeId, PodSpec, PodState};
+pub mod nodes;
+pub mod pods;
+pub mod recovery;
+pub mod sample;
+
+use crate::etcd::{Change, Op};
+use crate::model::{Node, NodeId, PodPhase, PodSpec, PodState};
+use crate::recorder::EventType;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -45,6 +52,37 @@ impl TimeWeighted {
     }
 }
 
+/// A piecewise-constant count with its maximum and its integral over time (pending pods, pod-seconds).
+#[derive(Clone, Debug, Default)]
+pub struct Level {
+    pub value: i64,
+    pub max: i64,
+    last_change: SimTime,
+    integral_us: i128,
+}
+
+impl Level {
+    fn change(&mut self, now: SimTime, delta: i64) {
+        self.advance(now);
+        self.value += delta;
+        self.max = self.max.max(self.value);
+    }
+
+    fn advance(&mut self, now: SimTime) {
+        if now > self.last_change {
+            self.integral_us += i128::from(self.value) * i128::from(now.micros() - self.last_change.micros());
+            self.last_change = now;
+        }
+    }
+
+    /// The integral up to `end`, in count-seconds.
+    pub fn integral_s(&self, end: SimTime) -> f64 {
+        let mut copy = self.clone();
+        copy.advance(end);
+        copy.integral_us as f64 / 1e6
+    }
+}
+
 /// Run-wide metric accumulators.
 #[derive(Debug, Default)]
 pub struct Collector {
@@ -52,6 +90,10 @@ pub struct Collector {
     pub pods_deleted: u64,
     pub pods_scheduled: u64,
     pub pods_unschedulable: u64,
+    /// Pods whose phase became Failed.
+    pub pods_failed: u64,
+    /// Pods force-deleted by PodGC as orphans (their node was deleted).
+    pub pods_orphaned: u64,
     pub scheduling_attempts: u64,
     pub evictions: u64,
     /// Evictions refused because of a PodDisruptionBudget (429).
@@ -60,6 +102,8 @@ pub struct Collector {
     pub preemptions: u64,
     /// Pods deleted as preemption victims.
     pub preemption_victims: u64,
+    /// Container restarts (`ContainerRestarted` rows).
+    pub container_restarts: u64,
     pub nodes_added: u64,
     pub nodes_deleted: u64,
     /// Creation to binding, microseconds, one per bound pod.
@@ -68,46 +112,87 @@ pub struct Collector {
     pub startup_latency_us: Vec<u64>,
     cpu: TimeWeighted,
     memory: TimeWeighted,
+    gpu: TimeWeighted,
+    /// Pods created and not yet bound (nor deleted, nor finished unbound).
+    pub pending: Level,
+    /// Pods in phase Running now.
+    pub pods_running: i64,
     /// Unschedulable reasons of pods' last failed attempt: reason text -> count of attempts.
     pub unschedulable_reasons: BTreeMap<String, u64>,
+    /// What is bound to each node, per workload.
+    pub nodes: nodes::NodeAggs,
+    /// Every pod's timestamps (`pods.csv`).
+    pub pod_log: pods::PodLog,
+    /// Degraded workloads and faults (time to recovery).
+    pub recovery: recovery::Recovery,
 }
 
 impl Collector {
-    pub fn pod_created(&mut self, _spec: &PodSpec) {
+    pub fn pod_created(&mut self, spec: &PodSpec, now: SimTime) {
         self.pods_created += 1;
+        self.pending.change(now, 1);
+        self.pod_log.created(spec);
     }
 
-    pub fn pod_bound(&mut self, spec: &PodSpec, _node: NodeId, now: SimTime) {
+    pub fn pod_bound(&mut self, spec: &PodSpec, node: NodeId, now: SimTime) {
         self.pods_scheduled += 1;
         self.scheduling_latency_us.push(now.since(spec.created).micros());
-        let r = &spec.template.requests;
-        self.cpu.change(now, i128::from(r.cpu_millis), 0);
-        self.memory.change(now, i128::from(r.memory_bytes), 0);
+        self.pending.change(now, -1);
+        self.hold(spec, node, now, 1);
+        self.pod_log.bound(spec, node, now);
     }
 
     pub fn pod_running(&mut self, spec: &PodSpec, now: SimTime) {
         self.startup_latency_us.push(now.since(spec.created).micros());
+        self.pods_running += 1;
+        self.pod_log.phase(spec, PodPhase::Running, now);
     }
 
-    /// A bound pod stopped holding resources (terminal phase). `old` is its state before the transition.
-    pub fn pod_released(&mut self, spec: &PodSpec, old: PodState, now: SimTime) {
-        if old.node.is_some() && !old.phase.is_terminal() {
-            let r = &spec.template.requests;
-            self.cpu.change(now, -i128::from(r.cpu_millis), 0);
-            self.memory.change(now, -i128::from(r.memory_bytes), 0);
+    /// A pod reached a terminal phase; `old` is its state before the transition.
+    pub fn pod_finished(&mut self, spec: &PodSpec, old: PodState, phase: PodPhase, now: SimTime) {
+        if phase == PodPhase::Failed {
+            self.pods_failed += 1;
         }
+        self.leave(spec, old, now);
+        self.pod_log.phase(spec, phase, now);
     }
 
     /// A pod object was removed; `last` is its final state.
     pub fn pod_deleted(&mut self, spec: &PodSpec, last: PodState, now: SimTime) {
         self.pods_deleted += 1;
-        self.pod_released(spec, last, now);
+        self.leave(spec, last, now);
+        self.pod_log.deleted(spec, now);
+    }
+
+    /// A pod in state `old` stops counting as pending, running or holding resources.
+    fn leave(&mut self, spec: &PodSpec, old: PodState, now: SimTime) {
+        if old.phase.is_terminal() {
+            return;
+        }
+        match old.node {
+            Some(n) => self.hold(spec, n, now, -1),
+            None => self.pending.change(now, -1),
+        }
+        if old.phase == PodPhase::Running {
+            self.pods_running -= 1;
+        }
+    }
+
+    /// `spec`'s requests start (`sign` 1) or stop (-1) being allocated on `node`.
+    fn hold(&mut self, spec: &PodSpec, node: NodeId, now: SimTime, sign: i64) {
+        let r = &spec.template.requests;
+        let s = i128::from(sign);
+        self.cpu.change(now, s * i128::from(r.cpu_millis), 0);
+        self.memory.change(now, s * i128::from(r.memory_bytes), 0);
+        self.gpu.change(now, s * i128::from(nodes::gpu_milli(r)), 0);
+        self.nodes.apply(node.index(), spec, sign);
     }
 
     pub fn node_added(&mut self, node: &Node, now: SimTime) {
         self.nodes_added += 1;
         self.cpu.change(now, 0, i128::from(node.allocatable.cpu_millis));
         self.memory.change(now, 0, i128::from(node.allocatable.memory_bytes));
+        self.gpu.change(now, 0, i128::from(nodes::gpu_milli(&node.allocatable)));
     }
 
     /// A node object was deleted: its allocatable leaves the allocation denominator. Pods still bound to it keep
@@ -116,6 +201,32 @@ impl Collector {
         self.nodes_deleted += 1;
         self.cpu.change(now, 0, -i128::from(node.allocatable.cpu_millis));
         self.memory.change(now, 0, -i128::from(node.allocatable.memory_bytes));
+        self.gpu.change(now, 0, -i128::from(nodes::gpu_milli(&node.allocatable)));
+    }
+
+    /// A Deployment or DaemonSet changed in the store: is it below its desired ready replicas now?
+    pub fn workload_changed(&mut self, change: &Change, now: SimTime) {
+        match change {
+            Change::Deployment { obj, op, .. } => {
+                let degraded = *op != Op::Deleted && obj.status.ready_replicas < obj.replicas;
+                self.recovery.workload(recovery::WorkloadKind::Deployment, obj.uid, degraded, now);
+            }
+            Change::DaemonSet { obj, op, .. } => {
+                let degraded = *op != Op::Deleted && obj.status.ready < obj.status.desired;
+                self.recovery.workload(recovery::WorkloadKind::DaemonSet, obj.uid, degraded, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Every recorded row passes here (counting faults and restarts without the components knowing).
+    #[inline]
+    pub fn on_event(&mut self, time: SimTime, event: EventType, name: &str, node: &str) {
+        match event {
+            EventType::ContainerRestarted => self.container_restarts += 1,
+            EventType::FaultInjected => self.recovery.fault(time, name, node),
+            _ => {}
+        }
     }
 
     /// The scheduler failed to place a pod; `first` is true on the pod's first failure.
@@ -131,6 +242,10 @@ impl Collector {
 
     pub fn memory_allocation_mean(&self, start: SimTime, end: SimTime) -> f64 {
         self.memory.mean(start, end)
+    }
+
+    pub fn gpu_allocation_mean(&self, start: SimTime, end: SimTime) -> f64 {
+        self.gpu.mean(start, end)
     }
 
     /// Currently allocated CPU in millicores and the cluster's allocatable CPU (invariant checks).

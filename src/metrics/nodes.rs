@@ -1,0 +1,84 @@
+//! Per-node allocation, kept incrementally as pods are bound and released, so that a sample costs
+//! O(nodes + workloads on them) and never a scan of all pods.
+
+use crate::model::{PodSpec, Resources, Str};
+use std::collections::BTreeMap;
+
+/// The extended resource counted as GPUs.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// The amounts a placement is summarised by: CPU, memory and GPU (in thousandths of a GPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Amounts {
+    pub pods: i64,
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub gpu_milli: i64,
+}
+
+impl Amounts {
+    /// The requests of one pod.
+    pub fn of_pod(requests: &Resources) -> Amounts {
+        Amounts {
+            pods: 1,
+            cpu_millis: requests.cpu_millis,
+            memory_bytes: requests.memory_bytes,
+            gpu_milli: gpu_milli(requests),
+        }
+    }
+
+    fn add(&mut self, o: &Amounts, sign: i64) {
+        self.pods += sign * o.pods;
+        self.cpu_millis += sign * o.cpu_millis;
+        self.memory_bytes += sign * o.memory_bytes;
+        self.gpu_milli += sign * o.gpu_milli;
+    }
+}
+
+/// GPUs of a resource vector in thousandths (whole GPUs only until GPU sharing exists).
+pub fn gpu_milli(r: &Resources) -> i64 {
+    r.scalar(GPU_RESOURCE).saturating_mul(1000)
+}
+
+/// What is bound to one node: the total and the share of each workload.
+#[derive(Clone, Debug, Default)]
+pub struct NodeAgg {
+    pub total: Amounts,
+    /// Workload name -> its pods' requests on this node. Entries that drop to zero pods are removed.
+    pub by_workload: BTreeMap<Str, Amounts>,
+}
+
+impl NodeAgg {
+    /// A pod of `spec` starts (`sign` = 1) or stops (`sign` = -1) holding its requests here.
+    pub fn apply(&mut self, spec: &PodSpec, sign: i64) {
+        let a = Amounts::of_pod(&spec.template.requests);
+        self.total.add(&a, sign);
+        if sign > 0 {
+            self.by_workload.entry(spec.workload.clone()).or_default().add(&a, 1);
+        } else if let Some(w) = self.by_workload.get_mut(&spec.workload) {
+            w.add(&a, -1);
+            if w.pods <= 0 {
+                self.by_workload.remove(&spec.workload);
+            }
+        }
+    }
+}
+
+/// All nodes' aggregates, indexed by node id (deleted nodes keep their slot).
+#[derive(Clone, Debug, Default)]
+pub struct NodeAggs {
+    pub nodes: Vec<NodeAgg>,
+}
+
+impl NodeAggs {
+    pub fn apply(&mut self, node: usize, spec: &PodSpec, sign: i64) {
+        if self.nodes.len() <= node {
+            self.nodes.resize_with(node + 1, NodeAgg::default);
+        }
+        self.nodes[node].apply(spec, sign);
+    }
+
+    pub fn get(&self, node: usize) -> Option<&NodeAgg> {
+        self.nodes.get(node)
+    }
+}
