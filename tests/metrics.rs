@@ -302,3 +302,20 @@ fn bad_output_sections_are_errors() {
         assert!(err.contains("metrics.toml:"), "{err}");
     }
 }
+
+#[test]
+fn binpack_vs_spread_placements_show_the_empty_nodes() {
+    let dir = out_dir("binpack-vs-spread");
+    let sc = Scenario::load(Path::new("scenarios/binpack-vs-spread.toml")).expect("library scenario");
+    let out = run_to_dir(&sc, &dir).expect("run");
+    let pl = read_csv(&dir.join("placements.csv"));
+    // At 11 min (after the batch scale-down, before "big" arrives).
+    let at: Vec<_> = pl.iter().filter(|r| num(r, "time_s") == 660.0).collect();
+    let empty = |pool: &str| at.iter().filter(|r| r["pool"] == pool && r["workload"].is_empty()).count();
+    assert_eq!(empty("binpack"), 5, "binpack leaves whole nodes empty");
+    assert_eq!(empty("spread"), 0, "spread puts pods everywhere");
+    let m = &out.summary.metrics;
+    assert_eq!(m["workload.web-binpack.pods_per_node_max_end"], 6);
+    assert_eq!(m["workload.web-spread.pods_per_node_max_end"], 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
