@@ -99,7 +99,9 @@ struct NodeView<'a> {
 }
 
 impl Sampler {
-    pub fn new(cfg: OutputConfig, end: SimTime, deployments: Vec<Str>) -> Sampler {
+    pub fn new(cfg: OutputConfig, end: SimTime, mut deployments: Vec<Str>) -> Sampler {
+        deployments.sort();
+        deployments.dedup();
         Sampler {
             cfg,
             next: SimTime::ZERO,
@@ -243,38 +245,41 @@ impl Sampler {
         if self.deployments.is_empty() {
             return;
         }
+        // One pass over the (node, workload) entries: O(entries), whatever the number of Deployments.
         let mut zones: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut per: BTreeMap<&str, (Vec<i64>, i64)> = BTreeMap::new();
         for v in views {
             let z = v.node.zone().map(|z| &**z).unwrap_or("");
             let n = zones.len();
-            zones.entry(z).or_insert(n);
+            let zi = *zones.entry(z).or_insert(n);
+            let Some(agg) = v.agg else { continue };
+            for (name, a) in &agg.by_workload {
+                if self.deployments.binary_search(name).is_err() {
+                    continue;
+                }
+                let e = per.entry(&**name).or_default();
+                if e.0.len() <= zi {
+                    e.0.resize(zi + 1, 0);
+                }
+                e.0[zi] += a.pods;
+                e.1 = e.1.max(a.pods);
+            }
         }
         for name in &self.deployments {
-            let mut per_zone = vec![0i64; zones.len()];
-            let mut per_node_max = 0i64;
-            for v in views {
-                let Some(a) = v.agg_pods(name) else { continue };
-                let z = v.node.zone().map(|z| &**z).unwrap_or("");
-                if let Some(i) = zones.get(z) {
-                    per_zone[*i] += a;
+            let (skew, per_node_max) = match per.get(&**name) {
+                Some((per_zone, max)) => {
+                    let hi = per_zone.iter().copied().max().unwrap_or(0);
+                    // Zones past the vector's end (or never seen with this workload) hold 0 of its pods.
+                    let lo = if per_zone.len() < zones.len() { 0 } else { per_zone.iter().copied().min().unwrap_or(0) };
+                    (hi - lo, *max)
                 }
-                per_node_max = per_node_max.max(a);
-            }
-            let skew = match (per_zone.iter().max(), per_zone.iter().min()) {
-                (Some(hi), Some(lo)) => hi - lo,
-                _ => 0,
+                None => (0, 0),
             };
             let st = self.stats.skew.entry(name.clone()).or_default();
             st.zone_skew_max = st.zone_skew_max.max(skew);
             st.zone_skew_end = skew;
             st.pods_per_node_max_end = per_node_max;
         }
-    }
-}
-
-impl NodeView<'_> {
-    fn agg_pods(&self, workload: &str) -> Option<i64> {
-        self.agg?.by_workload.get(workload).map(|a| a.pods)
     }
 }
 
