@@ -299,7 +299,8 @@ fn describe_update(path: &Path, old: Option<&Baseline>, new: &Baseline) -> Strin
     if old.kubesim_version != new.kubesim_version {
         text += &format!(" kubesim {} -> {};", old.kubesim_version, new.kubesim_version);
     }
-    text += &format!(" {} metrics changed, {} added\n", cmp.changed.len(), cmp.unrecorded.len());
+    let n = cmp.changed.len();
+    text += &format!(" {n} metric{} changed, {} added\n", if n == 1 { "" } else { "s" }, cmp.unrecorded.len());
     let shown = |v: Option<f64>| v.map(number).unwrap_or_else(|| "-".into());
     for r in &cmp.changed {
         text += &format!("  {}: {} -> {}\n", r.metric, shown(r.before), shown(r.after));

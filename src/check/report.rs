@@ -15,7 +15,9 @@ pub fn delta(before: Option<f64>, after: Option<f64>) -> String {
     if b == 0.0 {
         return format!("{sign}{shown}");
     }
-    format!("{sign}{shown} ({sign}{:.1}%)", 100.0 * d / b.abs())
+    let pct = 100.0 * d / b.abs();
+    let decimals = if pct.abs() < 1.0 { 2 } else { 1 };
+    format!("{sign}{shown} ({sign}{pct:.decimals$}%)")
 }
 
 fn value(v: Option<f64>) -> String {
@@ -152,6 +154,7 @@ mod tests {
         assert_eq!(delta(Some(0.022), Some(0.025)), "+0.003 (+13.6%)");
         assert_eq!(delta(Some(542.0), Some(524.0)), "-18 (-3.3%)");
         assert_eq!(delta(Some(1.0), Some(1.0)), "0");
+        assert_eq!(delta(Some(6.025), Some(6.022)), "-0.003 (-0.05%)");
         assert_eq!(delta(Some(0.0), Some(2.0)), "+2");
         assert_eq!(delta(None, Some(2.0)), "-");
     }
