@@ -26,6 +26,9 @@ fn value(v: Option<f64>) -> String {
 
 /// The table of one scenario (checked metrics, then other changes), indented by two spaces.
 pub fn table(cmp: &Comparison) -> String {
+    if cmp.checked.is_empty() && cmp.changed.is_empty() && cmp.unrecorded.is_empty() {
+        return String::new();
+    }
     let header = ["metric", "better", "before", "after", "delta", "tolerance", "verdict"].map(String::from);
     let line = |r: &Row| {
         [
