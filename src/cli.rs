@@ -1,6 +1,7 @@
-//! The command line: `kubesim run`, `kubesim validate`.
+//! The command line: `kubesim run`, `kubesim validate`, `kubesim check`.
 //!
-//! Exit codes: 0 success; 1 a run or write failed; 2 bad input (usage, scenario errors).
+//! Exit codes: 0 success; 1 a run or write failed (for `check`: something regressed); 2 bad input (usage,
+//! scenario errors).
 
 use crate::run::{self, terminal_report};
 use crate::scenario::Scenario;
@@ -42,6 +43,24 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run scenarios and compare their metrics with committed baselines (exit 1 on a regression).
+    Check {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// The directory of baselines, one `<scenario name>.json` each.
+        #[arg(long, value_name = "DIR")]
+        baseline: PathBuf,
+        /// Write the baselines from these runs instead of comparing (prints what changed).
+        #[arg(long)]
+        update: bool,
+        /// Also write the results as JUnit XML.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// A TOML file of `[[checks]]` (each may name the `scenario` it applies to).
+        #[arg(long, value_name = "FILE")]
+        checks: Option<PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -73,6 +92,15 @@ pub fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             }
+        }
+        Command::Check { scenarios, baseline, update, junit, checks } => {
+            ExitCode::from(crate::check::run(&crate::check::Options {
+                scenarios,
+                baseline_dir: baseline,
+                update,
+                junit,
+                checks,
+            }))
         }
         Command::Validate { files } => {
             let mut failed = false;

@@ -43,6 +43,7 @@
 //! ```
 
 pub mod apiserver;
+pub mod check;
 pub mod cli;
 pub mod controllers;
 pub mod dist;

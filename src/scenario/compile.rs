@@ -28,10 +28,13 @@ use std::sync::Arc;
 /// The label kubesim puts on every node with its pool's name.
 pub const POOL_LABEL: &str = "kubesim.io/pool";
 
+mod checks;
 mod constraints;
 mod faults;
 mod output;
 mod profiles;
+
+pub(crate) use checks::ChecksIn;
 
 pub struct Compiler<'a> {
     file: &'a str,

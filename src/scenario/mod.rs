@@ -11,6 +11,7 @@ pub mod schema;
 pub use compile::{POOL_LABEL, validate_label};
 pub use diag::{Diagnostic, Diagnostics};
 
+use crate::check::{Check, ScopedCheck};
 use crate::sim::SimConfig;
 use std::path::Path;
 
@@ -20,28 +21,46 @@ pub struct Scenario {
     pub path: String,
     pub description: Option<String>,
     pub config: SimConfig,
+    /// Its `[[checks]]` for `kubesim check` (kept out of `config`: a run never depends on them).
+    pub checks: Vec<Check>,
+}
+
+/// Reads an input file within the size limit; `what` names it in messages ("scenario file").
+fn read_input(path: &Path, what: &str) -> Result<String, Diagnostics> {
+    let shown = path.display().to_string();
+    let fail = |msg: String| Diagnostics(vec![Diagnostic::whole_file(&shown, msg)]);
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {what}: {e}")))?;
+    if meta.is_dir() {
+        return Err(fail(format!("is a directory, not a {what}")));
+    }
+    if meta.len() > limits::MAX_FILE_BYTES {
+        return Err(fail(format!("{what} is {} bytes; the limit is {}", meta.len(), limits::MAX_FILE_BYTES)));
+    }
+    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {what}: {e}")))
+}
+
+/// Reads a `--checks` file of `kubesim check`: `[[checks]]` entries, each for the scenario it names or for all.
+pub fn load_checks(path: &Path) -> Result<Vec<ScopedCheck>, Diagnostics> {
+    let text = read_input(path, "check file")?;
+    checks_from_str(&text, &path.display().to_string())
+}
+
+/// Compiles the text of a `--checks` file; `file` is the name used in error messages.
+pub fn checks_from_str(text: &str, file: &str) -> Result<Vec<ScopedCheck>, Diagnostics> {
+    let parsed: schema::ChecksFile = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        Diagnostics(vec![Diagnostic::at(file, text, span, toml_message(&e))])
+    })?;
+    let mut c = compile::Compiler::new(file, text);
+    let checks = c.checks(&parsed.checks, compile::ChecksIn::ChecksFile);
+    if c.errors.is_empty() { Ok(checks) } else { Err(Diagnostics(c.errors)) }
 }
 
 impl Scenario {
     /// Reads and compiles a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
-        let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| {
-            Diagnostics(vec![Diagnostic::whole_file(&shown, format!("cannot read scenario file: {e}"))])
-        })?;
-        if meta.is_dir() {
-            return Err(Diagnostics(vec![Diagnostic::whole_file(&shown, "is a directory, not a scenario file")]));
-        }
-        if meta.len() > limits::MAX_FILE_BYTES {
-            return Err(Diagnostics(vec![Diagnostic::whole_file(
-                &shown,
-                format!("scenario file is {} bytes; the limit is {}", meta.len(), limits::MAX_FILE_BYTES),
-            )]));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostics(vec![Diagnostic::whole_file(&shown, format!("cannot read scenario file: {e}"))])
-        })?;
-        Scenario::from_str(&text, &shown)
+        let text = read_input(path, "scenario file")?;
+        Scenario::from_str(&text, &path.display().to_string())
     }
 
     /// Compiles scenario text; `file` is the name used in error messages.
@@ -58,11 +77,13 @@ impl Scenario {
         })?;
         let mut c = compile::Compiler::new(file, text);
         let config = c.compile(&parsed, seed);
+        let checks = c.checks(&parsed.checks, compile::ChecksIn::Scenario);
         match config {
             Some(config) if c.errors.is_empty() => Ok(Scenario {
                 path: file.to_string(),
                 description: parsed.scenario.get_ref().description.clone(),
                 config,
+                checks: checks.into_iter().map(|c| c.check).collect(),
             }),
             _ => {
                 let mut errors = c.errors;

@@ -71,6 +71,9 @@ pub struct File {
     /// Sampling of the run's time series and placements.
     #[serde(default)]
     pub output: Option<Sp<OutputSection>>,
+    /// Regression checks for `kubesim check` (never read by the run itself).
+    #[serde(default)]
+    pub checks: Vec<Sp<CheckEntry>>,
 }
 
 /// `[output]`: what the run samples.
@@ -86,6 +89,64 @@ pub struct OutputSection {
     /// The pod shape fragmentation is measured against (default: the most common workload pod shape).
     #[serde(default)]
     pub reference_pod: Option<Sp<BTreeMap<String, Sp<QuantityText>>>>,
+}
+
+/// A `--checks FILE` for `kubesim check`: only `[[checks]]`, whose entries may name the scenario they apply to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksFile {
+    #[serde(default)]
+    pub checks: Vec<Sp<CheckEntry>>,
+}
+
+/// One `[[checks]]` entry: a summary metric, which direction is better, and how much worse it may get.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckEntry {
+    pub metric: Sp<String>,
+    /// `"lower"` or `"higher"`.
+    pub better: Sp<String>,
+    /// `"10%"` (relative to the baseline) or a number (absolute, in the metric's unit); default 0.
+    #[serde(default)]
+    pub tolerance: Option<Sp<ToleranceText>>,
+    /// With a relative tolerance: the smallest change that can count as a regression (a noise floor near zero).
+    #[serde(default)]
+    pub min_abs: Option<Sp<f64>>,
+    /// Check files only: the scenario this entry applies to (default: every scenario).
+    #[serde(default)]
+    pub scenario: Option<Sp<String>>,
+}
+
+/// A tolerance as written: a string (`"10%"`) or a number.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToleranceText {
+    Text(String),
+    Number(f64),
+}
+
+impl<'de> Deserialize<'de> for ToleranceText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ToleranceText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a tolerance: a percentage such as \"10%\" or a number such as 0.5")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ToleranceText, E> {
+                Ok(ToleranceText::Text(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ToleranceText, E> {
+                Ok(ToleranceText::Number(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ToleranceText, E> {
+                Ok(ToleranceText::Number(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ToleranceText, E> {
+                Ok(ToleranceText::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A user action at a time: `set-image` (a rolling update) or `scale` on a Deployment.
