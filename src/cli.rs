@@ -1,7 +1,8 @@
-//! The command line: `kubesim run`, `kubesim validate`.
+//! The command line: `kubesim run`, `kubesim validate`, `kubesim report`, `kubesim compare`.
 //!
 //! Exit codes: 0 success; 1 a run or write failed; 2 bad input (usage, scenario errors).
 
+use crate::report;
 use crate::run::{self, terminal_report};
 use crate::scenario::Scenario;
 use crate::scheduler::explain::PodFilter;
@@ -41,6 +42,21 @@ enum Command {
         /// Scenario files (TOML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Rebuild report.html and plots/ from a run directory's output files.
+    Report {
+        /// A run directory (holding summary.json, events.csv, timeseries.csv, placements.csv, pods.csv).
+        dir: PathBuf,
+    },
+    /// Compare two runs metric by metric (e.g. two profiles with the same seed).
+    Compare {
+        /// The baseline run directory (A).
+        run_a: PathBuf,
+        /// The run directory compared with it (B).
+        run_b: PathBuf,
+        /// Also write compare.html and overlay plots into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -100,6 +116,42 @@ pub fn main() -> ExitCode {
                 }
             }
             if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+        }
+        Command::Report { dir } => match report::write_report(&dir) {
+            Ok(files) => {
+                println!(
+                    "wrote {} and {} plot files in {}",
+                    files.html.display(),
+                    files.plots.len(),
+                    dir.join("plots").display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
+        Command::Compare { run_a, run_b, out } => {
+            let result = report::compare::compare(&run_a, &run_b).and_then(|cmp| {
+                print!("{}", cmp.table_text());
+                match &out {
+                    Some(dir) => report::compare::write_compare(&cmp, dir).map(Some),
+                    None => Ok(None),
+                }
+            });
+            match result {
+                Ok(files) => {
+                    if let Some(f) = files {
+                        println!("\nwrote {} and {} plot files", f.html.display(), f.plots.len());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
         }
     }
 }
