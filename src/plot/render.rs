@@ -77,7 +77,7 @@ pub fn draw_placeholder<DB: DrawingBackend>(
 ) -> Result<(), PlotError> {
     let (w, h) = root.dim_in_pixel();
     root.draw_text(caption, &style::caption_font().into_text_style(root), (style::MARGIN_PX as i32, 12))?;
-    let text = TextStyle::from(style::label_font()).pos(plotters::style::text_anchor::Pos::new(
+    let text = TextStyle::from(style::desc_font()).color(&style::GREY).pos(plotters::style::text_anchor::Pos::new(
         plotters::style::text_anchor::HPos::Center,
         plotters::style::text_anchor::VPos::Center,
     ));

@@ -32,12 +32,19 @@ pub fn duration(s: f64) -> String {
     } else if a < 1.0 {
         format!("{} ms", tick(s * 1e3))
     } else if a < 600.0 {
-        format!("{} s", tick(s))
+        format!("{} s", sig4(s))
     } else if a < 36_000.0 {
-        format!("{} min", tick(s / 60.0))
+        format!("{} min", sig4(s / 60.0))
     } else {
-        format!("{} h", tick(s / 3600.0))
+        format!("{} h", sig4(s / 3600.0))
     }
+}
+
+/// Four significant digits, trailing zeros dropped (412.5, 6.875, 40).
+fn sig4(v: f64) -> String {
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 /// A count or plain number: integers grouped (1,234,567), others without float noise.

@@ -33,8 +33,13 @@ pub struct Timeline<'a> {
 }
 
 impl Timeline<'_> {
-    fn has_gpu(&self) -> bool {
-        self.runs.iter().any(|r| r.samples.iter().any(|s| s.gpu_allocation != 0.0))
+    fn has_gpu(run: &Series<'_>) -> bool {
+        run.samples.iter().any(|s| s.gpu_allocation != 0.0)
+    }
+
+    /// The height of the fault-label strip above the top panel (just room for the caption without faults).
+    fn strip_px(&self) -> i32 {
+        if self.faults.is_empty() { 44 } else { 44 + LABEL_ROW_PX * LABEL_ROWS as i32 }
     }
 
     fn name(&self, what: &str, run: &Series<'_>) -> String {
@@ -47,7 +52,7 @@ impl Timeline<'_> {
             let mark = if i == 0 { Mark::Line } else { Mark::Dashed };
             out.push(Entry::new(self.name("CPU", run), CPU, mark));
             out.push(Entry::new(self.name("memory", run), MEMORY, mark));
-            if self.has_gpu() {
+            if Self::has_gpu(run) {
                 out.push(Entry::new(self.name("GPU", run), GPU, mark));
             }
             out.push(Entry::new(self.name("pending pods", run), PENDING, mark));
@@ -68,24 +73,22 @@ impl Timeline<'_> {
     }
 }
 
-/// Draws one line per run for `value`, run 0 solid and later runs dashed; a lone sample gets a dot.
-fn draw_lines<DB: DrawingBackend, CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
+/// Draws one run's line for `value`: the first run solid, later runs dashed; a lone sample gets a dot.
+fn draw_line<DB: DrawingBackend, CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
-    runs: &[Series<'_>],
+    (run, samples): (usize, &[Sample]),
     unit: TimeUnit,
     colour: RGBColor,
     value: impl Fn(&Sample) -> f64,
 ) -> Result<(), PlotError> {
-    for (i, run) in runs.iter().enumerate() {
-        let pts: Vec<(f64, f64)> = run.samples.iter().map(|s| (unit.of(s.time_s), value(s))).collect();
-        if i == 0 {
-            chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?;
-        } else {
-            chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, colour.stroke_width(2)))?;
-        }
-        if pts.len() == 1 {
-            chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, colour.filled())))?;
-        }
+    let pts: Vec<(f64, f64)> = samples.iter().map(|s| (unit.of(s.time_s), value(s))).collect();
+    if run == 0 {
+        chart.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))?;
+    } else {
+        chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, colour.stroke_width(2)))?;
+    }
+    if pts.len() == 1 {
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, colour.filled())))?;
     }
     Ok(())
 }
@@ -104,7 +107,7 @@ impl Chart for Timeline<'_> {
         let (main, side) = root.split_horizontally(root.dim_in_pixel().0 - LEGEND_PX);
         root.draw_text(&self.caption, &style::caption_font().into_text_style(root), (style::MARGIN_PX as i32, 10))?;
         let (top, bottom) = main.split_vertically(400);
-        let strip_px = 44 + LABEL_ROW_PX * LABEL_ROWS as i32;
+        let strip_px = self.strip_px();
         let fmt = |v: &f64| style::tick(*v);
         let mut upper = ChartBuilder::on(&top)
             .margin_left(style::MARGIN_PX)
@@ -123,10 +126,12 @@ impl Chart for Timeline<'_> {
             .axis_desc_style(style::desc_font())
             .label_style(style::label_font())
             .draw()?;
-        draw_lines(&mut upper, &self.runs, unit, CPU, |s| 100.0 * s.cpu_allocation)?;
-        draw_lines(&mut upper, &self.runs, unit, MEMORY, |s| 100.0 * s.memory_allocation)?;
-        if self.has_gpu() {
-            draw_lines(&mut upper, &self.runs, unit, GPU, |s| 100.0 * s.gpu_allocation)?;
+        for (i, run) in self.runs.iter().enumerate() {
+            draw_line(&mut upper, (i, run.samples), unit, CPU, |s| 100.0 * s.cpu_allocation)?;
+            draw_line(&mut upper, (i, run.samples), unit, MEMORY, |s| 100.0 * s.memory_allocation)?;
+            if Self::has_gpu(run) {
+                draw_line(&mut upper, (i, run.samples), unit, GPU, |s| 100.0 * s.gpu_allocation)?;
+            }
         }
         let pending_max = self.runs.iter().flat_map(|r| r.samples.iter().map(|s| s.pods_pending)).max().unwrap_or(0);
         let y_top = (pending_max as f64 * 1.1).max(1.0).ceil();
@@ -152,7 +157,9 @@ impl Chart for Timeline<'_> {
             .axis_desc_style(style::desc_font())
             .label_style(style::label_font())
             .draw()?;
-        draw_lines(&mut lower, &self.runs, unit, PENDING, |s| s.pods_pending as f64)?;
+        for (i, run) in self.runs.iter().enumerate() {
+            draw_line(&mut lower, (i, run.samples), unit, PENDING, |s| s.pods_pending as f64)?;
+        }
         self.draw_faults(&top, &mut upper, &mut lower, unit, (x0, x1), y_top)?;
         legend::draw(&side, strip_px, &self.legend())
     }
