@@ -106,7 +106,9 @@ impl Chart for PlacementBars {
             .axis_desc_style(style::desc_font())
             .label_style(style::label_font())
             .draw()?;
-        let pad = if n <= 60 { 0.15 } else { 0.0 };
+        // Bars at most ~36 px thick, so one or two nodes do not become slabs.
+        let row_px = f64::from(chart.plotting_area().dim_in_pixel().1) / n as f64;
+        let pad = if n <= 60 { (0.5 - 18.0 / row_px.max(1.0)).max(0.15) } else { 0.0 };
         for (r, (_, alloc, per)) in self.nodes.iter().enumerate() {
             let (lo, hi) = chart.as_coord_spec().y_spec().span(r);
             let (y0, y1) = (lo + pad, hi - pad);

@@ -22,7 +22,7 @@ const LABEL_ALL_ROWS: usize = 40;
 pub struct Heatmap {
     /// Row labels (node names, or `#first–#last` for grouped nodes).
     rows: Vec<String>,
-    /// Column start times and the end of the last column (seconds), `cols + 1` entries.
+    /// Column edges (seconds), `cols + 1` entries.
     edges_s: Vec<f64>,
     cells: Vec<Vec<Option<f64>>>,
     nodes: usize,
@@ -64,13 +64,18 @@ impl Heatmap {
         let nodes = names.len();
         let row_k = nodes.div_ceil(MAX_ROWS).max(1);
         let col_k = times.len().div_ceil(MAX_COLS).max(1);
-        let step = match times {
-            [.., a, b] => b - a,
-            _ => 1.0,
-        };
-        let end = times.last().map_or(1.0, |t| t + step.max(1e-9));
-        let mut edges_s: Vec<f64> = times.iter().step_by(col_k).copied().collect();
-        edges_s.push(end);
+        // A sample stands for the time around it: cell edges are the midpoints between samples, clipped to the
+        // first and last sample, so the grid covers exactly the run (one lone sample gets one second).
+        let mut full_edges: Vec<f64> = Vec::with_capacity(times.len() + 1);
+        if let (Some(first), Some(last)) = (times.first(), times.last()) {
+            full_edges.push(*first);
+            full_edges.extend(times.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+            full_edges.push(if times.len() == 1 { last + 1.0 } else { *last });
+        }
+        let mut edges_s: Vec<f64> = full_edges.iter().step_by(col_k).copied().collect();
+        if full_edges.len() > 1 && !(full_edges.len() - 1).is_multiple_of(col_k) {
+            edges_s.push(full_edges[full_edges.len() - 1]);
+        }
         let mean = |vals: &mut dyn Iterator<Item = Option<f64>>| {
             let (s, n) = vals.flatten().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
             (n > 0).then(|| s / n as f64)
@@ -78,7 +83,7 @@ impl Heatmap {
         let mut cells = Vec::new();
         let mut rows = Vec::new();
         for (b, band) in full.chunks(row_k).enumerate() {
-            let row: Vec<Option<f64>> = (0..edges_s.len() - 1)
+            let row: Vec<Option<f64>> = (0..edges_s.len().saturating_sub(1))
                 .map(|c| {
                     let cols = c * col_k..((c + 1) * col_k).min(times.len());
                     mean(&mut band.iter().flat_map(|r| r[cols.clone()].iter().copied()))
