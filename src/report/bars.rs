@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 const LEGEND_PX: u32 = 230;
 const LABEL_ALL_ROWS: usize = 40;
 const OTHER: &str = "other";
+/// Beyond this many nodes, consecutive nodes are drawn as one bar (their mean), or bars would be a pixel thick.
+const MAX_BARS: usize = 100;
 
 pub struct PlacementBars {
     time_s: f64,
@@ -24,6 +26,8 @@ pub struct PlacementBars {
     nodes: Vec<(String, f64, Vec<f64>)>,
     /// Shown workloads in colour order; the last is [`OTHER`] when workloads were grouped.
     workloads: Vec<String>,
+    /// Nodes per bar (1 unless there are more than [`MAX_BARS`] nodes).
+    group: usize,
 }
 
 impl PlacementBars {
@@ -55,7 +59,11 @@ impl PlacementBars {
                 n.2[slot(&r.workload)] += r.cpu_millis;
             }
         }
-        PlacementBars { time_s: last, nodes, workloads }
+        let group = nodes.len().div_ceil(MAX_BARS).max(1);
+        if group > 1 {
+            nodes = nodes.chunks(group).enumerate().map(|(i, c)| mean_bar(i * group, c)).collect();
+        }
+        PlacementBars { time_s: last, nodes, workloads, group }
     }
 }
 
@@ -84,8 +92,11 @@ impl Chart for PlacementBars {
             row.and_then(|r| self.nodes.get(r)).map(|s| style::shorten(&s.0, 24)).unwrap_or_default()
         };
         let longest = self.nodes.iter().step_by(every).map(|s| style::shorten(&s.0, 24).chars().count()).max();
-        let y_desc =
-            if every == 1 { "node".to_string() } else { format!("node (creation order; every {every}th named)") };
+        let y_desc = match (self.group, every) {
+            (1, 1) => "node".to_string(),
+            (1, k) => format!("node (creation order; every {k}th named)"),
+            (g, _) => format!("nodes, {g} per bar (creation order; mean per node)"),
+        };
         let mut chart = ChartBuilder::on(&main)
             .caption(&caption, style::caption_font())
             .margin(style::MARGIN_PX)
@@ -130,6 +141,19 @@ impl Chart for PlacementBars {
         entries.push(Entry::new("allocatable", BLACK, Mark::Line));
         legend::draw(&side, 60, &entries)
     }
+}
+
+/// One bar for consecutive nodes `first+1 ..`: the per-node mean of each workload and of allocatable.
+fn mean_bar(first: usize, chunk: &[(String, f64, Vec<f64>)]) -> (String, f64, Vec<f64>) {
+    let n = chunk.len() as f64;
+    let mut per = vec![0.0; chunk.first().map_or(0, |c| c.2.len())];
+    for c in chunk {
+        for (p, v) in per.iter_mut().zip(&c.2) {
+            *p += v / n;
+        }
+    }
+    let alloc = chunk.iter().map(|c| c.1).sum::<f64>() / n;
+    (format!("#{}–#{}", first + 1, first + chunk.len()), alloc, per)
 }
 
 fn colour_of(workload: &str, i: usize) -> RGBColor {

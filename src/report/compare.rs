@@ -247,3 +247,49 @@ fn compare_html(cmp: &Comparison, plots: &[crate::plot::render::Rendered; 2]) ->
     }
     html::page("kubesim comparison", &body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_follow_the_contract() {
+        for lower in [
+            "scheduling_latency_p99_s",
+            "pods_pending_max",
+            "pending_pod_seconds",
+            "cpu_allocation_imbalance",
+            "memory_fragmentation_mean",
+            "container_restarts",
+            "pods_failed",
+            "pods_lost",
+            "fault_recovery_max_s",
+            "faults_unrecovered",
+            "workload.web.zone_skew_max",
+            "evictions",
+            "preemptions",
+            "pods.Pending",
+        ] {
+            assert_eq!(direction(lower), Some(Better::Lower), "{lower}");
+        }
+        for higher in ["cpu_allocation_mean", "gpu_allocation_mean", "pods_scheduled"] {
+            assert_eq!(direction(higher), Some(Better::Higher), "{higher}");
+        }
+        for none in ["api_requests", "pods_created", "etcd_revision"] {
+            assert_eq!(direction(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn verdicts_and_relative_deltas() {
+        let row = |name: &str, a, b| Row { name: name.into(), a, b };
+        assert_eq!(row("evictions", Some(4.0), Some(2.0)).verdict(), "B");
+        assert_eq!(row("cpu_allocation_mean", Some(0.5), Some(0.4)).verdict(), "A");
+        assert_eq!(row("evictions", Some(4.0), Some(4.0)).verdict(), "same");
+        assert_eq!(row("api_requests", Some(4.0), Some(5.0)).verdict(), "");
+        assert_eq!(row("evictions", None, Some(5.0)).verdict(), "");
+        assert_eq!(row("evictions", Some(4.0), Some(5.0)).relative(), Some(0.25));
+        assert_eq!(row("evictions", Some(0.0), Some(5.0)).relative(), None);
+        assert_eq!(row("evictions", Some(0.0), Some(0.0)).relative(), Some(0.0));
+    }
+}

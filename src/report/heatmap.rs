@@ -205,3 +205,49 @@ fn draw_colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<
     area.draw_text("CPU", &style::label_font().into_text_style(area), (64, 34))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t: f64, node: &str, workload: &str, cpu: f64) -> Placement {
+        Placement {
+            time_s: t,
+            node: node.into(),
+            cpu_millis_allocatable: 1000.0,
+            workload: workload.into(),
+            pods: 1,
+            cpu_millis: cpu,
+        }
+    }
+
+    #[test]
+    fn sums_workloads_and_marks_absent_nodes() {
+        let rows = [
+            row(0.0, "a", "web", 100.0),
+            row(0.0, "a", "x", 200.0),
+            row(10.0, "a", "", 0.0),
+            row(10.0, "b", "web", 500.0),
+        ];
+        let h = Heatmap::from_placements(&rows);
+        assert_eq!(h.rows, ["a", "b"]);
+        assert_eq!(h.edges_s, [0.0, 5.0, 10.0]);
+        assert_eq!(h.cells, vec![vec![Some(0.3), Some(0.0)], vec![None, Some(0.5)]]);
+    }
+
+    #[test]
+    fn large_grids_are_grouped_to_the_drawing_limits() {
+        let rows: Vec<Placement> = (0..400)
+            .flat_map(|t| {
+                (0..310).map(move |n| row(t as f64, &format!("n{n}"), "w", if n % 2 == 0 { 1000.0 } else { 0.0 }))
+            })
+            .collect();
+        let h = Heatmap::from_placements(&rows);
+        assert!(h.grouped);
+        assert_eq!(h.rows.len(), 104, "310 nodes in bands of 3");
+        assert_eq!(h.rows[0], "#1–#3");
+        assert_eq!(h.edges_s.len(), 201);
+        assert_eq!(h.edges_s[200], 399.0);
+        assert_eq!(h.cells[0][0].map(|v| (v * 1e6).round() / 1e6), Some(0.666667));
+    }
+}
