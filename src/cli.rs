@@ -1,8 +1,9 @@
-//! The command line: `kubesim run`, `kubesim validate`, `kubesim check`.
+//! The command line: `kubesim run`, `kubesim validate`, `kubesim check`, `kubesim report`, `kubesim compare`.
 //!
 //! Exit codes: 0 success; 1 a run or write failed (for `check`: something regressed); 2 bad input (usage,
 //! scenario errors).
 
+use crate::report;
 use crate::run::{self, terminal_report};
 use crate::scenario::Scenario;
 use crate::scheduler::explain::PodFilter;
@@ -36,6 +37,9 @@ enum Command {
         /// matches the glob (default: all pods) to explain.jsonl: `--explain` or `--explain='web-*'`.
         #[arg(long, value_name = "POD-FILTER", num_args = 0..=1, require_equals = true, default_missing_value = "*")]
         explain: Option<String>,
+        /// Do not write report.html and plots/ (make them later with `kubesim report DIR`).
+        #[arg(long)]
+        no_report: bool,
     },
     /// Check scenario files without running them.
     Validate {
@@ -61,12 +65,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         checks: Option<PathBuf>,
     },
+    /// Rebuild report.html and plots/ from a run directory's output files.
+    Report {
+        /// A run directory (holding summary.json, events.csv, timeseries.csv, placements.csv, pods.csv).
+        dir: PathBuf,
+    },
+    /// Compare two runs metric by metric (e.g. two profiles with the same seed).
+    Compare {
+        /// The baseline run directory (A).
+        run_a: PathBuf,
+        /// The run directory compared with it (B).
+        run_b: PathBuf,
+        /// Also write compare.html and overlay plots into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, seed, out, quiet, explain } => {
+        Command::Run { scenario, seed, out, quiet, explain, no_report } => {
             let loaded = match Scenario::load(&scenario) {
                 Ok(s) => s,
                 Err(d) => {
@@ -79,7 +98,7 @@ pub fn main() -> ExitCode {
                 None => loaded,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(loaded.name()));
-            let opts = run::RunOptions { explain: explain.as_deref().map(PodFilter::new) };
+            let opts = run::RunOptions { explain: explain.as_deref().map(PodFilter::new), no_report };
             match run::run_to_dir_with(&loaded, &out, &opts) {
                 Ok(outcome) => {
                     if !quiet {
@@ -128,6 +147,42 @@ pub fn main() -> ExitCode {
                 }
             }
             if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+        }
+        Command::Report { dir } => match report::write_report(&dir) {
+            Ok(files) => {
+                println!(
+                    "wrote {} and {} plot files in {}",
+                    files.html.display(),
+                    files.plots.len(),
+                    dir.join("plots").display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
+        Command::Compare { run_a, run_b, out } => {
+            let result = report::compare::compare(&run_a, &run_b).and_then(|cmp| {
+                print!("{}", cmp.table_text());
+                match &out {
+                    Some(dir) => report::compare::write_compare(&cmp, dir).map(Some),
+                    None => Ok(None),
+                }
+            });
+            match result {
+                Ok(files) => {
+                    if let Some(f) = files {
+                        println!("\nwrote {} and {} plot files", f.html.display(), f.plots.len());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
         }
     }
 }

@@ -57,6 +57,7 @@ pub mod model;
 pub mod plot;
 pub mod quantity;
 pub mod recorder;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;

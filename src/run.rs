@@ -200,6 +200,8 @@ pub fn run_in_memory(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutcom
 pub struct RunOptions {
     /// Write decision traces of the pods this filter selects to `explain.jsonl`.
     pub explain: Option<PodFilter>,
+    /// Skip `report.html` and `plots/` (they can be made later with `kubesim report DIR`).
+    pub no_report: bool,
 }
 
 /// Why writing results failed.
@@ -362,6 +364,9 @@ fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOu
     let mut text = serde_json::to_string_pretty(&summary).map_err(|e| RunError::Sim(e.to_string()))?;
     text.push('\n');
     fs::write(&summary_path, text).map_err(io_err(&summary_path))?;
+    if !opts.no_report {
+        crate::report::write_report(dir).map_err(|e| RunError::Sim(format!("report: {e}")))?;
+    }
     Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines })
 }
 
@@ -428,14 +433,14 @@ pub fn terminal_report(outcome: &RunOutcome, out: Option<&Path>) -> String {
     if let Some(dir) = out {
         if outcome.explain_lines > 0 {
             text += &format!(
-                "  wrote {}/ (summary.json, events.csv, timeseries.csv, placements.csv, pods.csv, explain.jsonl: {} \
-                 scheduling attempts)\n",
+                "  wrote {}/ (report.html, plots/, summary.json, events.csv, timeseries.csv, placements.csv, \
+                 pods.csv, explain.jsonl: {} scheduling attempts)\n",
                 dir.display(),
                 thousands(outcome.explain_lines)
             );
         } else {
             text += &format!(
-                "  wrote {}/ (summary.json, events.csv, timeseries.csv, placements.csv, pods.csv)\n",
+                "  wrote {}/ (report.html, plots/, summary.json, events.csv, timeseries.csv, placements.csv, pods.csv)\n",
                 dir.display()
             );
         }

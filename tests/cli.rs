@@ -424,7 +424,10 @@ fn run_writes_results_and_a_rerun_replaces_them() {
     let read = |name: &str| fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let expect_results = || {
         assert_eq!(entries(tmp.path()), ["out"], "only the result directory, no hidden temp dir");
-        assert_eq!(entries(&out), ["events.csv", "placements.csv", "pods.csv", "summary.json", "timeseries.csv"]);
+        assert_eq!(
+            entries(&out),
+            ["events.csv", "placements.csv", "plots", "pods.csv", "report.html", "summary.json", "timeseries.csv"]
+        );
     };
 
     let first = kubesim(&["run", TINY, "--out", path_str(&out), "--seed", "7"]);

@@ -1,5 +1,13 @@
 //! Plots (PNG and SVG) drawn with plotters, with an embedded font so that no system library (fontconfig,
 //! freetype) is needed.
+//!
+//! [`style`] holds the look shared by every chart (sizes, fonts, colours, tick and time formatting) so that the
+//! report's plots read as one family; [`render`] draws a [`render::Chart`] once per backend and writes both files.
+
+pub mod legend;
+pub mod render;
+pub mod rows;
+pub mod style;
 
 use std::sync::Once;
 
