@@ -162,7 +162,7 @@ template = { requests = { cpu = "16", memory = "1Gi" } }
     let scenario = Scenario::from_str(text, "explain.toml").expect("scenario");
     let dir = std::env::temp_dir().join(format!("kubesim-explain-{}", std::process::id()));
     let out = dir.join("out");
-    let opts = RunOptions { explain: Some(PodFilter::all()) };
+    let opts = RunOptions { explain: Some(PodFilter::all()), no_report: true };
     let traced = run_to_dir_with(&scenario, &out, &opts).expect("run");
     let plain = run_to_dir_with(&scenario, &dir.join("plain"), &RunOptions::default()).expect("run");
     // Tracing observes, it never changes a decision.
