@@ -81,12 +81,12 @@ mod tests {
     #[test]
     fn hand_computed_sample() {
         // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sum of squares 32, s = sqrt(32/7) = 2.138090, t(7) = 2.364624,
-        // half-width = 2.364624 * 2.138090 / sqrt(8) = 1.787485.
+        // half-width = 2.364624 * 2.138090 / sqrt(8) = 1.787488.
         let s = stats(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
         assert_eq!(s.n, 8);
         assert_eq!(s.mean, 5.0);
         assert!((s.stdev.unwrap() - 2.138090).abs() < 1e-6, "{s:?}");
-        assert!((s.ci95.unwrap() - 1.787485).abs() < 1e-6, "{s:?}");
+        assert!((s.ci95.unwrap() - 1.787488).abs() < 1e-6, "{s:?}");
         assert_eq!((s.min, s.max), (2.0, 9.0));
     }
 

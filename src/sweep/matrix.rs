@@ -162,6 +162,9 @@ pub struct Parameter {
     pub values: Vec<toml::Value>,
     #[serde(skip)]
     pub segments: Vec<String>,
+    /// Where the path is written in the sweep file (for errors about the path itself).
+    #[serde(skip)]
+    pub path_span: Range<usize>,
 }
 
 /// One design point: a value (or the base scenario's) for every parameter.
@@ -241,6 +244,9 @@ fn valid_name(n: &str) -> bool {
     !n.is_empty() && n.len() <= 100 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
+/// An explicit design row: its name, the values it sets (with their places), and its own place.
+type DesignRow = (Option<String>, Vec<Option<(toml::Value, Range<usize>)>>, Range<usize>);
+
 /// Resolves a parsed sweep file against its base scenario text: names, paths, the design, and each point's
 /// scenario text (compiled here once, so a bad value is reported before anything runs).
 pub fn resolve(
@@ -305,12 +311,18 @@ pub fn resolve(
             }
             None => (Vec::new(), Vec::new()),
         };
-        parameters.push(Parameter { name: pname, path: e.path.get_ref().clone(), values, segments });
+        parameters.push(Parameter {
+            name: pname,
+            path: e.path.get_ref().clone(),
+            values,
+            segments,
+            path_span: e.path.span(),
+        });
         param_spans.push(entry.span());
         value_spans.push(spans);
     }
     // The explicit rows (one empty row without [[points]]), each crossed with the product.
-    let mut rows: Vec<(Option<String>, Vec<Option<(toml::Value, Range<usize>)>>, Range<usize>)> = Vec::new();
+    let mut rows: Vec<DesignRow> = Vec::new();
     if file.points.is_empty() {
         rows.push((None, vec![None; parameters.len()], 0..0));
     }
@@ -441,8 +453,8 @@ fn apply(
 }
 
 fn point_text(src: &Source, base: &toml::Table, params: &[Parameter], p: &Point) -> Result<String, Diagnostics> {
-    let doc = apply(base, params, &p.values)
-        .map_err(|(i, m)| Diagnostics(vec![src.diag(p.spans[i].clone().unwrap_or(p.span.clone()), m)]))?;
+    let doc =
+        apply(base, params, &p.values).map_err(|(i, m)| Diagnostics(vec![src.diag(params[i].path_span.clone(), m)]))?;
     toml::to_string(&doc)
         .map_err(|e| Diagnostics(vec![src.diag(p.span.clone(), format!("cannot write the scenario: {e}"))]))
 }
@@ -498,4 +510,63 @@ fn compile_point(
     let mut all = vec![head];
     all.extend(errors.0);
     Err(Diagnostics(all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> toml::Table {
+        toml::from_str(
+            "[scheduler]\npreset = \"default\"\n[[cluster.node_pools]]\nname = \"a\"\ncount = 3\n[images]\n\"r.io/web:1.2\" = \"1G\"\n",
+        )
+        .unwrap()
+    }
+
+    fn set(d: &mut toml::Table, path: &str, v: toml::Value) -> Result<(), String> {
+        set_path(d, &parse_path(path)?, v)
+    }
+
+    #[test]
+    fn paths_split_on_dots_outside_quotes() {
+        assert_eq!(parse_path("a.b.0").unwrap(), ["a", "b", "0"]);
+        assert_eq!(parse_path("images.\"r.io/web:1.2\"").unwrap(), ["images", "r.io/web:1.2"]);
+        assert!(parse_path("a..b").unwrap_err().contains("empty segment"));
+        assert!(parse_path("a.\"b").unwrap_err().contains("unterminated"));
+        assert!(parse_path("").is_err());
+    }
+
+    #[test]
+    fn good_paths_set_values() {
+        let mut d = doc();
+        set(&mut d, "cluster.node_pools.0.count", toml::Value::Integer(7)).unwrap();
+        set(&mut d, "scheduler.preset", "binpack".into()).unwrap();
+        set(&mut d, "images.\"r.io/web:1.2\"", "2G".into()).unwrap();
+        // Missing keys are created: a weight absent from the base scenario can still be swept.
+        set(&mut d, "scheduler.profiles_weights.X", toml::Value::Integer(1)).unwrap();
+        let text = toml::to_string(&d).unwrap();
+        assert!(
+            text.contains("count = 7") && text.contains("preset = \"binpack\"") && text.contains("\"2G\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_paths_say_why() {
+        let mut d = doc();
+        let e = set(&mut d, "cluster.node_pools.1.count", toml::Value::Integer(1)).unwrap_err();
+        assert!(e.contains("index 1 is out of range: cluster.node_pools has 1 element"), "{e}");
+        let e = set(&mut d, "cluster.node_pools.first.count", toml::Value::Integer(1)).unwrap_err();
+        assert!(e.contains("expected an index (0 to 0)"), "{e}");
+        let e = set(&mut d, "scheduler.preset.x", toml::Value::Integer(1)).unwrap_err();
+        assert!(e.contains("scheduler.preset is the string \"default\""), "{e}");
+    }
+
+    #[test]
+    fn labels_show_values_plainly() {
+        assert_eq!(show(&"binpack".into()), "binpack");
+        assert_eq!(show(&toml::Value::Float(2.5)), "2.5");
+        assert_eq!(show(&toml::Value::Integer(3)), "3");
+        assert_eq!(fnv64(""), "cbf29ce484222325");
+    }
 }

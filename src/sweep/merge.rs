@@ -84,16 +84,26 @@ fn read_rows(dir: &Path, design: &Design) -> Result<Vec<RunRow>, String> {
     Ok(rows)
 }
 
-/// The first top-level field of sweep.json on which two designs differ (ignoring `shard`).
+/// The first field of sweep.json on which two designs differ (ignoring `shard`), with both values when short.
 fn difference(a: &Design, b: &Design) -> Option<String> {
-    let strip = |d: &Design| {
-        let mut d = d.clone();
-        d.shard = None;
-        serde_json::to_value(d).unwrap_or_default()
-    };
-    let (va, vb) = (strip(a), strip(b));
-    let (Some(oa), Some(ob)) = (va.as_object(), vb.as_object()) else { return Some("sweep.json".into()) };
-    oa.keys().chain(ob.keys()).find(|k| oa.get(*k) != ob.get(*k)).cloned()
+    let (va, vb) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
+    let fields = [
+        "sweep",
+        "kubesim_version",
+        "scenario",
+        "scenario_fnv64",
+        "parameters",
+        "points",
+        "seeds",
+        "metrics",
+        "runs",
+        "description",
+    ];
+    fields.iter().find(|f| va.get(**f) != vb.get(**f)).map(|f| {
+        let show = |v: &serde_json::Value| v.get(*f).map(|x| x.to_string()).unwrap_or_else(|| "absent".into());
+        let (x, y) = (show(&va), show(&vb));
+        if x.len() + y.len() <= 120 { format!("`{f}` ({x} vs {y})") } else { format!("`{f}`") }
+    })
 }
 
 fn list(runs: &[usize], design: &Design) -> String {
@@ -122,7 +132,7 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<(Design, Vec<RunRow>), String> {
             && let Some(field) = difference(&first.design, &design)
         {
             return Err(format!(
-                "error: {} and {} come from different sweeps: their sweep.json differ in `{field}`",
+                "error: {} and {} come from different sweeps: their sweep.json differ in {field}",
                 first.dir.display(),
                 dir.display()
             ));

@@ -99,6 +99,11 @@ fn value_range(s: &Series) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Tick labels: shortest form, no trailing ".0" on whole numbers.
+fn tick(x: &f64) -> String {
+    super::fmt_num(*x)
+}
+
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
@@ -135,6 +140,8 @@ fn draw_numeric<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(s.x_desc.as_str())
         .y_desc(s.y_desc.as_str())
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
         .light_line_style(RGBColor(235, 235, 235))
@@ -165,15 +172,16 @@ fn draw_categorical<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let n = s.labels.len();
     let longest = s.labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
-    // About 7.5 px per character at 13 px, plus the tick marks.
-    let label_area = (longest * 15 / 2 + 24).clamp(60, WIDTH / 2);
+    // About 8 px per character at 14 px, plus the tick marks.
+    let label_area = (longest * 8 + 24).clamp(60, WIDTH / 2);
     let labels = s.labels.clone();
     let mut chart = ChartBuilder::on(root)
         .caption(&s.title, (FONT, 20))
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(label_area)
-        .build_cartesian_2d(lo..hi, (0..n).into_segmented())
+        // An integer range includes its end: 0..n-1 gives n rows.
+        .build_cartesian_2d(lo..hi, (0..n.saturating_sub(1)).into_segmented())
         .map_err(err)?;
     let fmt = move |v: &SegmentValue<usize>| match v {
         // Top to bottom in point order.
@@ -186,7 +194,8 @@ fn draw_categorical<DB: DrawingBackend>(
         .y_desc(s.x_desc.as_str())
         .y_labels(n + 1)
         .y_label_formatter(&fmt)
-        .label_style((FONT, 13))
+        .x_label_formatter(&tick)
+        .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
