@@ -139,6 +139,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints a line on stdout, ignoring a closed pipe (`kubesim sweep ... | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn sweep_command(
     path: &Path,
     jobs: Option<usize>,
@@ -203,7 +211,7 @@ fn sweep_command(
                     Some(s) => format!("shard {}/{}: {} of {} runs", s.index, s.count, rows.len(), matrix.runs()),
                     None => format!("{} runs", rows.len()),
                 };
-                println!(
+                say!(
                     "kubesim {}: sweep {} ({} points x {} seeds; {what}) in {wall:.2} s wall on {jobs} threads",
                     run::VERSION,
                     matrix.name,
@@ -211,11 +219,10 @@ fn sweep_command(
                     matrix.seeds.len(),
                 );
                 match shard {
-                    Some(_) => println!(
-                        "  wrote {}/ (runs.csv, sweep.json); combine the shards with kubesim merge",
-                        out.display()
-                    ),
-                    None => println!(
+                    Some(_) => {
+                        say!("  wrote {}/ (runs.csv, sweep.json); combine the shards with kubesim merge", out.display())
+                    }
+                    None => say!(
                         "  wrote {}/ (runs.csv, aggregate.csv, sweep.json, plots/: {plotted} metrics)",
                         out.display()
                     ),
@@ -250,7 +257,7 @@ fn merge_command(shards: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> ExitC
     match sweep::output::write_atomically(&out, |dir| sweep::output::write_full(dir, &design, &rows)) {
         Ok(plotted) => {
             if !quiet {
-                println!(
+                say!(
                     "kubesim {}: merged {} shard(s) of sweep {} ({} runs)\n  wrote {}/ (runs.csv, aggregate.csv, sweep.json, plots/: {plotted} metrics)",
                     run::VERSION,
                     shards.len(),
