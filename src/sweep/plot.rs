@@ -180,9 +180,11 @@ fn draw_categorical<DB: DrawingBackend>(
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(label_area)
-        // An integer range includes its end: 0..n-1 gives n rows.
-        .build_cartesian_2d(lo..hi, (0..n.saturating_sub(1)).into_segmented())
+        // An integer range includes its end: 0..n-1 gives n rows (a single point gets a second, empty row,
+        // since a one-value range is degenerate).
+        .build_cartesian_2d(lo..hi, (0..n.saturating_sub(1).max(1)).into_segmented())
         .map_err(err)?;
+    let rows = n.max(2);
     let fmt = move |v: &SegmentValue<usize>| match v {
         // Top to bottom in point order.
         SegmentValue::CenterOf(i) if *i < labels.len() => labels[labels.len() - 1 - *i].clone(),
@@ -192,7 +194,7 @@ fn draw_categorical<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(s.y_desc.as_str())
         .y_desc(s.x_desc.as_str())
-        .y_labels(n + 1)
+        .y_labels(rows + 1)
         .y_label_formatter(&fmt)
         .x_label_formatter(&tick)
         .label_style((FONT, 14))
