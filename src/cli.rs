@@ -1,4 +1,4 @@
-//! The command line: `kubesim run`, `kubesim validate`, `kubesim check`, `kubesim report`, `kubesim compare`.
+//! The command line: `kubesim run`, `validate`, `check`, `report`, `compare`, `sweep` and `merge`.
 //!
 //! Exit codes: 0 success; 1 a run or write failed (for `check`: something regressed); 2 bad input (usage,
 //! scenario errors).
@@ -7,9 +7,11 @@ use crate::report;
 use crate::run::{self, terminal_report};
 use crate::scenario::Scenario;
 use crate::scheduler::explain::PodFilter;
+use crate::sweep;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(name = "kubesim", version, about = "A deterministic discrete-event Kubernetes cluster simulator")]
@@ -79,6 +81,37 @@ enum Command {
         /// Also write compare.html and overlay plots into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Run a parameter sweep: every point of a matrix of scenario overrides, times several seeds.
+    Sweep {
+        /// The sweep file (TOML; see the README's "Sweeps").
+        sweep: PathBuf,
+        /// Worker threads [default: the available cores]. Never changes the output.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Output directory [default: results/sweeps/<sweep name>, or
+        /// results/sweeps/<sweep name>-shard-I-of-N with --shard].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only shard I of N (runs whose index % N == I; 0 <= I < N) and write a shard directory for
+        /// `kubesim merge`. `auto/N` takes I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Print nothing on success (and no progress bar).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Merge the shard directories of one sweep into the outputs an unsharded sweep writes.
+    Merge {
+        /// Shard directories written by `kubesim sweep --shard`.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output directory [default: results/sweeps/<sweep name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing on success.
+        #[arg(long, short)]
+        quiet: bool,
     },
 }
 
@@ -183,6 +216,144 @@ pub fn main() -> ExitCode {
                     ExitCode::from(e.exit_code())
                 }
             }
+        }
+        Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
+        Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
+    }
+}
+
+/// Prints a line on stdout, ignoring a closed pipe (`kubesim sweep ... | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+fn sweep_command(
+    path: &Path,
+    jobs: Option<usize>,
+    out: Option<PathBuf>,
+    shard: Option<String>,
+    quiet: bool,
+) -> ExitCode {
+    let shard =
+        match shard.as_deref().map(|s| sweep::Shard::parse(s, std::env::var(sweep::SHARD_INDEX_ENV).ok().as_deref())) {
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            Some(Ok(s)) => Some(s),
+            None => None,
+        };
+    let jobs = match jobs {
+        Some(0) => {
+            eprintln!("error: --jobs must be at least 1");
+            return ExitCode::from(2);
+        }
+        Some(j) => j,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let (matrix, src) = match sweep::load(path) {
+        Ok(m) => m,
+        Err(d) => {
+            eprintln!("{d}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = out.unwrap_or_else(|| {
+        let dir = PathBuf::from("results").join("sweeps");
+        match shard {
+            Some(s) => dir.join(format!("{}-shard-{}-of-{}", matrix.name, s.index, s.count)),
+            None => dir.join(&matrix.name),
+        }
+    });
+    let indices: Vec<usize> = (0..matrix.runs()).filter(|&i| shard.is_none_or(|s| s.contains(i))).collect();
+    let started = Instant::now();
+    let rows = match sweep::exec::execute(&matrix, &indices, jobs, !quiet) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    if let Err(d) = sweep::check_metrics(&src, &matrix, &sweep::output::metric_columns(&rows)) {
+        eprintln!("{d}");
+        return ExitCode::from(2);
+    }
+    let design = matrix.design(shard);
+    let written = sweep::output::write_atomically(&out, |dir| match shard {
+        Some(_) => sweep::output::write_shard(dir, &design, &rows).map(|()| 0),
+        None => sweep::output::write_full(dir, &design, &rows),
+    });
+    match written {
+        Ok(plotted) => {
+            if !quiet {
+                let what = match shard {
+                    Some(s) => format!("shard {}/{}: {} of {} runs", s.index, s.count, rows.len(), matrix.runs()),
+                    None => format!("{} runs", rows.len()),
+                };
+                say!(
+                    "kubesim {}: sweep {} ({} points x {} seeds; {what}) in {wall:.2} s wall on {jobs} threads",
+                    run::VERSION,
+                    matrix.name,
+                    matrix.points.len(),
+                    matrix.seeds.len(),
+                );
+                match shard {
+                    Some(_) => {
+                        say!("  wrote {}/ (runs.csv, sweep.json); combine the shards with kubesim merge", out.display())
+                    }
+                    None => say!(
+                        "  wrote {}/ (runs.csv, aggregate.csv, sweep.json, plots/: {plotted} metrics)",
+                        out.display()
+                    ),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn merge_command(shards: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> ExitCode {
+    let (design, rows) = match sweep::merge::read_shards(shards) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(wanted) = &design.metrics {
+        let present = sweep::output::metric_columns(&rows);
+        let missing: Vec<&String> = wanted.iter().filter(|m| !present.contains(m)).collect();
+        if !missing.is_empty() {
+            eprintln!("error: no run reported the metric(s) {missing:?} the sweep aggregates");
+            return ExitCode::from(2);
+        }
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from("results").join("sweeps").join(&design.sweep));
+    match sweep::output::write_atomically(&out, |dir| sweep::output::write_full(dir, &design, &rows)) {
+        Ok(plotted) => {
+            if !quiet {
+                say!(
+                    "kubesim {}: merged {} shard(s) of sweep {} ({} runs)\n  wrote {}/ (runs.csv, aggregate.csv, sweep.json, plots/: {plotted} metrics)",
+                    run::VERSION,
+                    shards.len(),
+                    design.sweep,
+                    rows.len(),
+                    out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -63,6 +63,7 @@ pub mod run;
 pub mod scenario;
 pub mod scheduler;
 pub mod sim;
+pub mod sweep;
 pub mod time;
 pub mod timings;
 pub mod workload;
