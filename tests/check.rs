@@ -115,6 +115,27 @@ fn a_worse_configuration_regresses() {
 }
 
 #[test]
+fn a_worse_scheduling_profile_regresses() {
+    // zone-outage scheduled by the `random` preset instead of the default profile: the evicted pods' replacements
+    // land anywhere, fewer of them fit on the surviving zones, and pods wait about half as long again.
+    let tmp = TempDir::new("worse-profile");
+    let original = fs::read_to_string("scenarios/zone-outage.toml").expect("zone-outage.toml");
+    assert!(!original.contains("[scheduler]"), "the test adds the scenario's only [scheduler] section");
+    let worse =
+        original.replacen("[[cluster.node_pools]]", "[scheduler]\npreset = \"random\"\n\n[[cluster.node_pools]]", 1);
+    let path = tmp.write("zone-outage.toml", &worse);
+    let out = kubesim(&["check", &path, "--baseline", "results/baselines"]);
+    let t = text(&out);
+    assert_eq!(code(&out), 1, "{t}");
+    let row = t.lines().find(|l| l.trim_start().starts_with("pending_pod_seconds")).unwrap_or_default();
+    assert!(row.ends_with("REGRESSED"), "{t}");
+    // The unchanged scenario passes against the same baseline.
+    let same = tmp.write("zone-outage-same.toml", &original);
+    let out = kubesim(&["check", &same, "--baseline", "results/baselines"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+#[test]
 fn update_round_trips() {
     let tmp = TempDir::new("update");
     let dir = tmp.file("baselines");
