@@ -135,7 +135,7 @@ pub fn main() -> ExitCode {
             match run::run_to_dir_with(&loaded, &out, &opts) {
                 Ok(outcome) => {
                     if !quiet {
-                        print!("{}", terminal_report(&outcome, Some(&out)));
+                        say_part!("{}", terminal_report(&outcome, Some(&out)));
                     }
                     ExitCode::SUCCESS
                 }
@@ -163,7 +163,7 @@ pub fn main() -> ExitCode {
                         let w = &s.config.workloads;
                         let plural =
                             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-                        println!(
+                        say!(
                             "{}: ok ({}, {}, {}, {}, {})",
                             f.display(),
                             plural(nodes, "node", "nodes"),
@@ -183,7 +183,7 @@ pub fn main() -> ExitCode {
         }
         Command::Report { dir } => match report::write_report(&dir) {
             Ok(files) => {
-                println!(
+                say!(
                     "wrote {} and {} plot files in {}",
                     files.html.display(),
                     files.plots.len(),
@@ -198,7 +198,7 @@ pub fn main() -> ExitCode {
         },
         Command::Compare { run_a, run_b, out } => {
             let result = report::compare::compare(&run_a, &run_b).and_then(|cmp| {
-                print!("{}", cmp.table_text());
+                say_part!("{}", cmp.table_text());
                 match &out {
                     Some(dir) => report::compare::write_compare(&cmp, dir).map(Some),
                     None => Ok(None),
@@ -207,7 +207,7 @@ pub fn main() -> ExitCode {
             match result {
                 Ok(files) => {
                     if let Some(f) = files {
-                        println!("\nwrote {} and {} plot files", f.html.display(), f.plots.len());
+                        say!("\nwrote {} and {} plot files", f.html.display(), f.plots.len());
                     }
                     ExitCode::SUCCESS
                 }
@@ -220,14 +220,6 @@ pub fn main() -> ExitCode {
         Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
         Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
     }
-}
-
-/// Prints a line on stdout, ignoring a closed pipe (`kubesim sweep ... | head` must not panic).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
 }
 
 fn sweep_command(

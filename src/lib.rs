@@ -42,6 +42,22 @@
 //! assert_eq!(result.summary.pods.get("Running"), Some(&3));
 //! ```
 
+/// Prints a line on stdout, ignoring a closed pipe (`kubesim ... | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod apiserver;
 pub mod check;
 pub mod cli;

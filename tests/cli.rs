@@ -548,3 +548,25 @@ fn times_after_the_end_of_the_run_say_so() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("at \"10m\" is after the end of the run (duration \"5m\")"), "{err}");
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    // `kubesim validate ... | head -1`: the reader goes away; kubesim must not panic on the broken pipe.
+    let files: Vec<String> = fs::read_dir("scenarios")
+        .expect("scenarios")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .arg("validate")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -51,7 +51,7 @@ pub fn run(opts: &Options) -> u8 {
     let outcomes: Vec<Result<RunOutcome, String>> =
         inputs.scenarios.par_iter().map(|s| run_in_memory(s, None)).collect();
     let (suites, totals) = if opts.update { update(opts, &inputs, &outcomes) } else { check(opts, &inputs, &outcomes) };
-    println!("{}", totals.line());
+    say!("{}", totals.line());
     let mut code = if totals.errors > 0 {
         EXIT_BAD_INPUT
     } else if totals.failed() {
@@ -126,7 +126,7 @@ fn load(opts: &Options) -> Option<Inputs> {
             }
             Ok(b) => baselines.push(b),
             Err(e) if opts.update => {
-                println!("replacing unreadable baseline {} ({})", path.display(), e.replace('\n', " "));
+                say!("replacing unreadable baseline {} ({})", path.display(), e.replace('\n', " "));
                 baselines.push(None);
             }
             Err(e) => {
@@ -163,21 +163,22 @@ fn check(opts: &Options, inputs: &Inputs, outcomes: &[Result<RunOutcome, String>
         let path = baseline::path_for(&opts.baseline_dir, s.name());
         let checks = checks_for(s.name(), &s.checks, &inputs.file_checks);
         let cmp = compare(s.name(), &checks, base.as_ref(), &summary.metrics);
-        println!("== {} ({}) vs {}", s.name(), s.path, path.display());
+        say!("== {} ({}) vs {}", s.name(), s.path, path.display());
         if let Some(b) = base {
             if b.seed != summary.seed {
-                println!("  note: the baseline was recorded with seed {}, this run used seed {}", b.seed, summary.seed);
+                say!("  note: the baseline was recorded with seed {}, this run used seed {}", b.seed, summary.seed);
             }
             if b.kubesim_version != summary.kubesim_version {
-                println!(
+                say!(
                     "  note: the baseline was recorded by kubesim {}, this is {}",
-                    b.kubesim_version, summary.kubesim_version
+                    b.kubesim_version,
+                    summary.kubesim_version
                 );
             }
         }
-        print!("{}", report::table(&cmp));
+        say_part!("{}", report::table(&cmp));
         if base.is_none() {
-            println!(
+            say!(
                 "  no baseline {}: create it with `kubesim check {} --baseline {} --update`",
                 path.display(),
                 s.path,
@@ -258,12 +259,12 @@ fn update(opts: &Options, inputs: &Inputs, outcomes: &[Result<RunOutcome, String
         match old {
             Some(old) if old.to_bytes() == new.to_bytes() => {
                 totals.count_update(2);
-                println!("unchanged {}", path.display());
+                say!("unchanged {}", path.display());
             }
             _ => match baseline::write_atomic(&path, &new.to_bytes()) {
                 Ok(()) => {
                     totals.count_update(usize::from(old.is_some()));
-                    print!("{}", describe_update(&path, old.as_ref(), &new));
+                    say_part!("{}", describe_update(&path, old.as_ref(), &new));
                 }
                 Err(e) => {
                     eprintln!("error: cannot write {}: {e}", path.display());
