@@ -152,8 +152,7 @@ impl Sim {
         let cm = ControllerManager::new(&cfg.timings);
         let driver = Driver::new(cfg.workloads.clone(), seed);
         let end = SimTime::ZERO.add(cfg.duration);
-        let deployments = cfg.workloads.deployments.iter().map(|d| d.name.clone()).collect();
-        let sampler = Sampler::new(cfg.output.clone(), end, deployments);
+        let sampler = Sampler::new(cfg.output.clone(), end);
         let mut sim = Sim {
             queue: EventQueue::with_capacity(4096),
             api,
@@ -172,6 +171,10 @@ impl Sim {
             finished: false,
             cfg,
         };
+        let mut deployments: Vec<Str> = sim.cfg.workloads.deployments.iter().map(|d| d.name.clone()).collect();
+        deployments.sort();
+        deployments.dedup();
+        sim.rec.metrics.nodes.deployments = deployments;
         sim.boot();
         Ok(sim)
     }

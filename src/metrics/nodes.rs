@@ -46,13 +46,23 @@ pub struct NodeAgg {
     pub total: Amounts,
     /// Workload name -> its pods' requests on this node. Entries that drop to zero pods are removed.
     pub by_workload: BTreeMap<Str, Amounts>,
+    /// (Deployment index in [`NodeAggs::deployments`], pods here), for topology skew without string lookups.
+    pub by_deployment: Vec<(u32, i64)>,
 }
 
 impl NodeAgg {
-    /// A pod of `spec` starts (`sign` = 1) or stops (`sign` = -1) holding its requests here.
-    pub fn apply(&mut self, spec: &PodSpec, sign: i64) {
+    /// A pod of `spec` starts (`sign` = 1) or stops (`sign` = -1) holding its requests here; `deployment` is the
+    /// index of its Deployment, if it belongs to one.
+    pub fn apply(&mut self, spec: &PodSpec, sign: i64, deployment: Option<u32>) {
         let a = Amounts::of_pod(&spec.template.requests);
         self.total.add(&a, sign);
+        if let Some(d) = deployment {
+            match self.by_deployment.iter_mut().find(|(i, _)| *i == d) {
+                Some(e) => e.1 += sign,
+                None => self.by_deployment.push((d, sign)),
+            }
+            self.by_deployment.retain(|(_, n)| *n != 0);
+        }
         if sign > 0 {
             self.by_workload.entry(spec.workload.clone()).or_default().add(&a, 1);
         } else if let Some(w) = self.by_workload.get_mut(&spec.workload) {
@@ -68,6 +78,8 @@ impl NodeAgg {
 #[derive(Clone, Debug, Default)]
 pub struct NodeAggs {
     pub nodes: Vec<NodeAgg>,
+    /// The scenario's Deployment names, sorted (whose topology skew is reported).
+    pub deployments: Vec<Str>,
 }
 
 impl NodeAggs {
@@ -75,7 +87,8 @@ impl NodeAggs {
         if self.nodes.len() <= node {
             self.nodes.resize_with(node + 1, NodeAgg::default);
         }
-        self.nodes[node].apply(spec, sign);
+        let deployment = self.deployments.binary_search(&spec.workload).ok().map(|i| i as u32);
+        self.nodes[node].apply(spec, sign, deployment);
     }
 
     pub fn get(&self, node: usize) -> Option<&NodeAgg> {

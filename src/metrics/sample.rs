@@ -84,8 +84,9 @@ pub struct Sampler {
     writers: Option<SampleWriters>,
     io_error: Option<io::Error>,
     pub stats: SampleStats,
-    /// Deployment names: the workloads whose topology skew is reported.
-    deployments: Vec<Str>,
+    /// Zone names seen so far, and each node's zone index (by node index).
+    zone_names: Vec<Str>,
+    node_zone: Vec<Option<u32>>,
     line: String,
     /// Each node's fixed `placements.csv` columns, by node index.
     prefixes: Vec<Option<String>>,
@@ -102,9 +103,7 @@ struct NodeView<'a> {
 }
 
 impl Sampler {
-    pub fn new(cfg: OutputConfig, end: SimTime, mut deployments: Vec<Str>) -> Sampler {
-        deployments.sort();
-        deployments.dedup();
+    pub fn new(cfg: OutputConfig, end: SimTime) -> Sampler {
         Sampler {
             cfg,
             next: SimTime::ZERO,
@@ -112,7 +111,8 @@ impl Sampler {
             writers: None,
             io_error: None,
             stats: SampleStats::default(),
-            deployments,
+            zone_names: Vec::new(),
+            node_zone: Vec::new(),
             line: String::with_capacity(256),
             prefixes: Vec::new(),
         }
@@ -198,7 +198,7 @@ impl Sampler {
                 s.fragmentation_samples[i] += 1;
             }
         }
-        self.skew(&views);
+        self.skew(&views, &c.nodes.deployments);
         if self.writers.is_none() || self.io_error.is_some() {
             return;
         }
@@ -245,45 +245,56 @@ impl Sampler {
     }
 
     /// Zone skew (max - min pods over the zones of existing nodes) and the most pods on one node, per Deployment.
-    fn skew(&mut self, views: &[NodeView]) {
-        if self.deployments.is_empty() {
+    fn skew(&mut self, views: &[NodeView], deployments: &[Str]) {
+        if deployments.is_empty() {
             return;
         }
-        // One pass over the (node, workload) entries: O(entries), whatever the number of Deployments.
-        let mut zones: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut per: BTreeMap<&str, (Vec<i64>, i64)> = BTreeMap::new();
-        for v in views {
-            let z = v.node.zone().map(|z| &**z).unwrap_or("");
-            let n = zones.len();
-            let zi = *zones.entry(z).or_insert(n);
+        // One pass over the (node, Deployment) entries, zones cached per node: no string comparison per sample.
+        let node_zones: Vec<usize> = views.iter().map(|v| self.zone_of(v)).collect();
+        let zones = self.zone_names.len().max(1);
+        let mut per_zone = vec![0i64; deployments.len() * zones];
+        let mut per_node_max = vec![0i64; deployments.len()];
+        let mut present = vec![false; zones];
+        for (v, &z) in views.iter().zip(&node_zones) {
+            present[z] = true;
             let Some(agg) = v.agg else { continue };
-            for (name, a) in &agg.by_workload {
-                if self.deployments.binary_search(name).is_err() {
-                    continue;
-                }
-                let e = per.entry(&**name).or_default();
-                if e.0.len() <= zi {
-                    e.0.resize(zi + 1, 0);
-                }
-                e.0[zi] += a.pods;
-                e.1 = e.1.max(a.pods);
+            for &(d, pods) in &agg.by_deployment {
+                let d = d as usize;
+                per_zone[d * zones + z] += pods;
+                per_node_max[d] = per_node_max[d].max(pods);
             }
         }
-        for name in &self.deployments {
-            let (skew, per_node_max) = match per.get(&**name) {
-                Some((per_zone, max)) => {
-                    let hi = per_zone.iter().copied().max().unwrap_or(0);
-                    // Zones past the vector's end (or never seen with this workload) hold 0 of its pods.
-                    let lo = if per_zone.len() < zones.len() { 0 } else { per_zone.iter().copied().min().unwrap_or(0) };
-                    (hi - lo, *max)
-                }
-                None => (0, 0),
-            };
+        for (d, name) in deployments.iter().enumerate() {
+            // Over the zones of the nodes that exist now.
+            let counts =
+                per_zone[d * zones..(d + 1) * zones].iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| *c);
+            let (lo, hi) = counts.fold((i64::MAX, i64::MIN), |(lo, hi), c| (lo.min(c), hi.max(c)));
+            let skew = if hi >= lo { hi - lo } else { 0 };
             let st = self.stats.skew.entry(name.clone()).or_default();
             st.zone_skew_max = st.zone_skew_max.max(skew);
             st.zone_skew_end = skew;
-            st.pods_per_node_max_end = per_node_max;
+            st.pods_per_node_max_end = per_node_max[d];
         }
+    }
+
+    /// The index of a node's zone, cached by node index (a node's labels never change its zone here).
+    fn zone_of(&mut self, v: &NodeView) -> usize {
+        if let Some(Some(z)) = self.node_zone.get(v.index) {
+            return *z as usize;
+        }
+        let name = v.node.zone().cloned().unwrap_or_else(|| Str::from(""));
+        let z = match self.zone_names.iter().position(|n| *n == name) {
+            Some(z) => z,
+            None => {
+                self.zone_names.push(name);
+                self.zone_names.len() - 1
+            }
+        };
+        if self.node_zone.len() <= v.index {
+            self.node_zone.resize(v.index + 1, None);
+        }
+        self.node_zone[v.index] = Some(z as u32);
+        z
     }
 }
 
