@@ -82,6 +82,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure wall time, speed-up, events/s, pods/s and peak memory over cluster and workload sizes.
+    Bench {
+        /// Node counts, comma-separated (`100,1k,5k`).
+        #[arg(long, default_value = "100,1000")]
+        nodes: String,
+        /// Pod counts (pods created over the run), comma-separated (`1k,10k,100k`).
+        #[arg(long, default_value = "1000,10000")]
+        pods: String,
+        /// Simulated duration of each run.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// Also write the table (with the machine and the command) to this Markdown file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run one size in this process and print it as JSON (used by `bench` for each size).
+        #[arg(long, hide = true)]
+        one: bool,
+    },
     /// Run a parameter sweep: every point of a matrix of scenario overrides, times several seeds.
     Sweep {
         /// The sweep file (TOML; see the README's "Sweeps").
@@ -217,6 +235,7 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bench { nodes, pods, duration, out, one } => bench_command(&nodes, &pods, &duration, out, one),
         Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
         Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
     }
@@ -348,4 +367,87 @@ fn merge_command(shards: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> ExitC
             ExitCode::from(1)
         }
     }
+}
+
+fn bench_command(nodes: &str, pods: &str, duration: &str, out: Option<PathBuf>, one: bool) -> ExitCode {
+    use crate::bench;
+    let parsed = (|| {
+        let d = crate::time::parse_duration(duration).map_err(|e| e.message)?;
+        let secs = (d.micros() / 1_000_000).max(1);
+        Ok::<_, String>((bench::parse_sizes(nodes)?, bench::parse_sizes(pods)?, secs))
+    })();
+    let (node_sizes, pod_sizes, secs) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if one {
+        return match bench::run_one(node_sizes[0], pod_sizes[0], secs) {
+            Ok(p) => {
+                say!("{}", serde_json::to_string(&p).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("error: cannot find the kubesim executable to run each size");
+        return ExitCode::from(1);
+    };
+    let mut points = Vec::new();
+    for &n in &node_sizes {
+        for &p in &pod_sizes {
+            let child = std::process::Command::new(&exe)
+                .args(["bench", "--one", "--nodes", &n.to_string(), "--pods", &p.to_string(), "--duration"])
+                .arg(format!("{secs}s"))
+                .output();
+            let point = child.map_err(|e| e.to_string()).and_then(|o| {
+                if o.status.success() {
+                    serde_json::from_slice::<bench::Point>(&o.stdout).map_err(|e| e.to_string())
+                } else {
+                    Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+                }
+            });
+            match point {
+                Ok(pt) => {
+                    eprintln!("  {n} nodes, {p} pods: {:.3} s", pt.wall_s);
+                    points.push(pt);
+                }
+                Err(e) => {
+                    eprintln!("error: {n} nodes, {p} pods: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    let table = bench::table(&points);
+    say_part!("{table}");
+    if let Some(path) = out {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let text = format!(
+            "# kubesim scaling table\n\nkubesim {}, {cpu}, {cores} cores available; each size in its own process \
+             (one core).\n\nCommand: `kubesim bench --nodes {nodes} --pods {pods} --duration {duration}`\n\n{table}",
+            crate::run::VERSION
+        );
+        let tmp = path.with_extension("md.kubesim-tmp");
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)) {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
 }

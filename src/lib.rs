@@ -59,6 +59,7 @@ macro_rules! say_part {
 }
 
 pub mod apiserver;
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod controllers;

@@ -570,3 +570,16 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn bench_prints_a_scaling_table() {
+    let out = kubesim(&["bench", "--nodes", "3,6", "--pods", "20", "--duration", "60s"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("| nodes | pods | events | wall (s) |"), "{table}");
+    assert_eq!(table.lines().count(), 4, "header, rule and two sizes:\n{table}");
+    let bad = kubesim(&["bench", "--nodes", "ten"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("\"ten\" is not a size"), "{}", stderr(&bad));
+}
