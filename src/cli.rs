@@ -99,6 +99,9 @@ enum Command {
         /// Run one size in this process and print it as JSON (used by `bench` for each size).
         #[arg(long, hide = true)]
         one: bool,
+        /// Print the generated scenario of the first size instead of running (to run it with `kubesim run`).
+        #[arg(long)]
+        print_scenario: bool,
     },
     /// Run a parameter sweep: every point of a matrix of scenario overrides, times several seeds.
     Sweep {
@@ -235,7 +238,9 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Bench { nodes, pods, duration, out, one } => bench_command(&nodes, &pods, &duration, out, one),
+        Command::Bench { nodes, pods, duration, out, one, print_scenario } => {
+            bench_command(&nodes, &pods, &duration, out, one, print_scenario)
+        }
         Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
         Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
     }
@@ -369,7 +374,14 @@ fn merge_command(shards: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> ExitC
     }
 }
 
-fn bench_command(nodes: &str, pods: &str, duration: &str, out: Option<PathBuf>, one: bool) -> ExitCode {
+fn bench_command(
+    nodes: &str,
+    pods: &str,
+    duration: &str,
+    out: Option<PathBuf>,
+    one: bool,
+    print_scenario: bool,
+) -> ExitCode {
     use crate::bench;
     let parsed = (|| {
         let d = crate::time::parse_duration(duration).map_err(|e| e.message)?;
@@ -383,6 +395,10 @@ fn bench_command(nodes: &str, pods: &str, duration: &str, out: Option<PathBuf>, 
             return ExitCode::from(2);
         }
     };
+    if print_scenario {
+        say_part!("{}", bench::scenario_text(node_sizes[0], pod_sizes[0], secs));
+        return ExitCode::SUCCESS;
+    }
     if one {
         return match bench::run_one(node_sizes[0], pod_sizes[0], secs) {
             Ok(p) => {

@@ -140,6 +140,12 @@ impl PodGcController {
             .filter(|(_, c)| c.state.phase.is_terminal() && c.state.deletion.is_none())
             .map(|(id, c)| (c.state.reason != PodReason::TaintEviction, c.spec.uid, id))
             .collect();
+        // Only the `excess` first in (evicted first, then oldest) order are needed: select them in linear time and
+        // sort just those (the same requests in the same order as sorting everything).
+        if excess < terminated.len() {
+            terminated.select_nth_unstable(excess);
+            terminated.truncate(excess);
+        }
         terminated.sort_unstable();
         for (_, _, pod) in terminated.into_iter().take(excess) {
             let req = Request::DeletePod { pod, grace: Some(SimDuration::ZERO), reason: PodReason::GarbageCollected };
