@@ -183,6 +183,12 @@ fn push(file: &str, line: u64, object: Object, items: &mut Vec<Item>, w: &mut Wa
 fn yaml_error(file: &str, e: &serde_saphyr::Error) -> ImportError {
     let text = e.to_string();
     let msg = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("malformed YAML").trim();
+    // The first line reads `error: line 6 column 13: <what>`; the position is printed our way below.
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    let msg = match msg.split_once(": ") {
+        Some((pos, rest)) if pos.starts_with("line ") => rest,
+        _ => msg,
+    };
     match e.location() {
         Some(l) if l.line() > 0 => ImportError(format!("{file}:{}:{}: malformed YAML: {msg}", l.line(), l.column())),
         _ => ImportError(format!("{file}: malformed YAML: {msg}")),

@@ -150,7 +150,7 @@ pub fn quantity(o: &Origin, name: &str, q: &Sp<String>) -> Result<String, Import
     let text = q.value.trim().to_string();
     match Quantity::parse(&text) {
         Ok(_) => Ok(text),
-        Err(e) => Err(ImportError(format!("{}: invalid quantity {text:?} for {name}: {e}", o.at(q.referenced.line())))),
+        Err(e) => Err(ImportError(format!("{}: {name}: {e}", o.at(q.referenced.line())))),
     }
 }
 
