@@ -171,3 +171,43 @@ fn same_input_gives_byte_identical_toml_on_stdout_and_in_out_file() {
     assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn names_repeated_across_namespaces_are_made_unique_with_a_warning() {
+    let deployment = |ns: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  replicas: 1\n  \
+             template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n---\n"
+        )
+    };
+    let node = "kind: Node\nmetadata:\n  name: n\nstatus:\n  allocatable: {cpu: 4, memory: 8Gi}\n";
+    let text = [deployment("a"), deployment("b"), node.to_string()].concat();
+    let imported = import_texts(&[("dup.yaml".into(), text)], &Options::default()).expect("import");
+    let s = Scenario::from_str(&imported.toml, "dup.toml").expect("compiles");
+    let names: Vec<(&str, &str)> = s.config.workloads.deployments.iter().map(|d| (&*d.name, &*d.namespace)).collect();
+    assert_eq!(names, [("web", "a"), ("web-b", "b")]);
+    assert_eq!(
+        imported.warnings,
+        ["warning: dup.yaml:15: Deployment b/web: another Deployment is named \"web\": renamed \"web-b\""]
+    );
+}
+
+#[test]
+fn an_output_that_does_not_validate_is_written_but_exits_2() {
+    let out = kubesim(&["import", &path("cluster.yaml"), "--duration", "forever"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid duration \"forever\""));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("duration = \"forever\""));
+}
+
+#[test]
+fn yaml_bombs_breach_the_budget() {
+    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let prev = if i == 1 { "a".to_string() } else { format!("b{}", i - 1) };
+        text.push_str(&format!("b{i}: &b{i} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+    }
+    text.push_str("kind: Node\nspec: {taints: *b9}\n");
+    let err = import_texts(&[("bomb.yaml".into(), text)], &Options::default()).expect_err("must fail");
+    assert!(err.0.starts_with("bomb.yaml:") && err.0.contains("budget"), "{err}");
+}

@@ -24,6 +24,9 @@ use yaml::{Object, Sp};
 /// Larger manifest files are refused (a guard next to serde-saphyr's own budget against YAML bombs).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Documents per file.
+const YAML_DOCUMENTS_MAX: usize = 1_000_000;
+
 /// What the command line sets.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -128,7 +131,21 @@ fn read_file(path: &Path) -> Result<String, ImportError> {
 
 /// Parses one file's documents and appends its objects (List items flattened) to `items`.
 fn parse_file(file: &str, text: &str, items: &mut Vec<Item>, w: &mut Warnings) -> Result<(), ImportError> {
-    let docs: Vec<Option<Sp<Object>>> = serde_saphyr::from_multiple(text).map_err(|e| yaml_error(file, &e))?;
+    // serde-saphyr's default budget stops at 1,000,000 parser events and 250,000 YAML nodes, which
+    // `kubectl get pods -A -o yaml` of a cluster with a few thousand pods exceeds. Without aliases a file cannot
+    // hold more events or nodes than it has bytes (each takes at least one), so a budget of one per byte (at
+    // least the defaults) admits every real manifest while a YAML bomb, whose aliases expand far beyond its
+    // size, still breaches it.
+    let events_max = text.len().max(1_000_000);
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: events_max,
+            max_nodes: events_max,
+            max_documents: YAML_DOCUMENTS_MAX,
+        },
+    };
+    let docs: Vec<Option<Sp<Object>>> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| yaml_error(file, &e))?;
     for doc in docs.into_iter().flatten() {
         let line = doc.referenced.line();
         let obj = doc.value;
@@ -208,18 +225,27 @@ pub fn command(paths: &[PathBuf], out: Option<&Path>, opts: &Options) -> ExitCod
     for w in &imported.warnings {
         eprintln!("{w}");
     }
-    match out {
+    // The scenario compiler has the last word (a bad --duration, a label value Kubernetes accepted but kubesim
+    // does not): the file is still written, to be edited, but the exit code says it does not validate yet.
+    let shown = out.map(|p| p.display().to_string()).unwrap_or_else(|| "<stdout>".to_string());
+    let compiled = crate::scenario::Scenario::from_str(&imported.toml, &shown);
+    let written = match out {
         None => {
             say_part!("{}", imported.toml);
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Some(path) => match write_atomically(path, &imported.toml) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                ExitCode::from(1)
-            }
-        },
+        Some(path) => write_atomically(path, &imported.toml),
+    };
+    if let Err(e) = written {
+        eprintln!("error: {shown}: {e}");
+        return ExitCode::from(1);
+    }
+    match compiled {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(d) => {
+            eprintln!("error: the imported scenario does not validate (edit it):\n{d}");
+            ExitCode::from(2)
+        }
     }
 }
 
