@@ -211,3 +211,10 @@ fn yaml_bombs_breach_the_budget() {
     let err = import_texts(&[("bomb.yaml".into(), text)], &Options::default()).expect_err("must fail");
     assert!(err.0.starts_with("bomb.yaml:") && err.0.contains("budget"), "{err}");
 }
+
+#[test]
+fn manifests_without_nodes_are_an_error() {
+    let text = "kind: Service\nmetadata: {name: s}\n".to_string();
+    let err = import_texts(&[("svc.yaml".into(), text)], &Options::default()).expect_err("no nodes");
+    assert!(err.0.starts_with("svc.yaml: no Node objects"), "{err}");
+}

@@ -75,6 +75,12 @@ pub fn import_texts(inputs: &[(String, String)], opts: &Options) -> Result<Impor
     let nodes = nodes::import(&items, &mut warnings)?;
     let w = workloads::import(&items, &nodes.renamed, &mut warnings)?;
     let files: Vec<&str> = inputs.iter().map(|(f, _)| f.as_str()).collect();
+    if nodes.pools.is_empty() {
+        return Err(ImportError(format!(
+            "{}: no Node objects: a scenario needs nodes (add the output of `kubectl get nodes -o yaml`)",
+            files.join(", ")
+        )));
+    }
     let name = match &opts.name {
         Some(n) => n.clone(),
         None => default_name(files.first().copied().unwrap_or("imported")),
