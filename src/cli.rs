@@ -1,4 +1,4 @@
-//! The command line: `kubesim run`, `validate`, `check`, `report`, `compare`, `sweep` and `merge`.
+//! The command line: `kubesim run`, `validate`, `check`, `report`, `compare`, `sweep`, `merge` and `import`.
 //!
 //! Exit codes: 0 success; 1 a run or write failed (for `check`: something regressed); 2 bad input (usage,
 //! scenario errors).
@@ -122,6 +122,21 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Turn Kubernetes manifests (multi-document YAML, `kubectl get ... -o yaml` lists) into a scenario.
+    Import {
+        /// Manifest files (YAML).
+        #[arg(required = true)]
+        manifests: Vec<PathBuf>,
+        /// Write the scenario here (atomically) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The scenario name [default: the first file's stem].
+        #[arg(long)]
+        name: Option<String>,
+        /// The scenario duration.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+    },
     /// Merge the shard directories of one sweep into the outputs an unsharded sweep writes.
     Merge {
         /// Shard directories written by `kubesim sweep --shard`.
@@ -243,6 +258,9 @@ pub fn main() -> ExitCode {
         }
         Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
         Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
+        Command::Import { manifests, out, name, duration } => {
+            crate::import::command(&manifests, out.as_deref(), &crate::import::Options { name, duration })
+        }
     }
 }
 

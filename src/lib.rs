@@ -67,6 +67,7 @@ pub mod dist;
 pub mod engine;
 pub mod etcd;
 pub mod faults;
+pub mod import;
 pub mod invariants;
 pub mod kubelet;
 pub mod metrics;
