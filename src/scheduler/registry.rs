@@ -31,6 +31,8 @@ pub const REGISTRY: &[Registration] = &[
     }),
     reg("ImageLocality", |_| Box::new(image_locality::ImageLocality)),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
+    // Not upstream: per-GPU accounting for GPU sharing (passes every pod without GPUs).
+    reg("GpuShare", |_| Box::new(gpu_share::GpuShare)),
     // Not upstream: research policies, and a cost-aware example.
     reg("Random", |_| Box::new(random::Random)),
     reg("FirstFit", |_| Box::new(first_fit::FirstFit)),
@@ -65,4 +67,5 @@ pub const DEFAULT_PROFILE: &[(&str, i64)] = &[
     ("NodeResourcesBalancedAllocation", 1),
     ("ImageLocality", 1),
     ("DefaultBinder", 0),
+    ("GpuShare", 0),
 ];

@@ -4,6 +4,7 @@ pub mod best_fit;
 pub mod default_binder;
 pub mod default_preemption;
 pub mod first_fit;
+pub mod gpu_share;
 pub mod image_locality;
 pub mod inter_pod_affinity;
 pub mod node_affinity;
