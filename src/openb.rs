@@ -35,6 +35,17 @@ pub struct OpenbPod {
     pub gpu_spec: Vec<Str>,
 }
 
+impl OpenbPod {
+    /// The pod's task type for the fragmentation measure (memory is not part of it).
+    pub fn task_type(&self) -> crate::scheduler::cache::gpu_frag::TaskType {
+        crate::scheduler::cache::gpu_frag::TaskType {
+            cpu_millis: self.cpu_millis,
+            gpu: self.gpu,
+            gpu_spec: self.gpu_spec.clone(),
+        }
+    }
+}
+
 /// The columns of a CSV header, by name.
 struct Header<'a> {
     names: Vec<&'a str>,
@@ -204,5 +215,9 @@ mod tests {
         assert_eq!((by(0), by(1), by(2), by(4), by(8)), (1088, 6989, 16, 15, 44));
         assert_eq!(pods.iter().filter(|p| p.gpu.is_share()).count(), 3078);
         assert!(pods.iter().all(|p| p.gpu_spec.is_empty()));
+        // The FGD target workload built from it: probabilities sum to 1.
+        let w = crate::scheduler::cache::gpu_frag::TargetWorkload::from_types(pods.iter().map(OpenbPod::task_type));
+        assert!(!w.types.is_empty() && w.types.len() < pods.len());
+        assert!((w.types.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-9);
     }
 }

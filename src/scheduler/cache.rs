@@ -5,6 +5,7 @@
 //! or deletion, so no decision ever sums over a node's pods. The [`topology_index`] keeps pod counts per topology
 //! domain and the existing pods' (anti-)affinity terms for PodTopologySpread and InterPodAffinity the same way.
 
+pub mod gpu_frag;
 pub mod gpus;
 pub mod topology_index;
 
