@@ -39,6 +39,8 @@ pub const REGISTRY: &[Registration] = &[
     reg("BestFit", |_| Box::new(best_fit::BestFit)),
     reg("Spread", |_| Box::new(spread::Spread)),
     reg("NodeCost", |_| Box::new(node_cost::NodeCost)),
+    // GPU-sharing policies of the FGD paper.
+    reg("DotProd", |_| Box::new(dot_prod::DotProd)),
 ];
 
 /// Builds the plugin registered under `name`.

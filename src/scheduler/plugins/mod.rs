@@ -3,6 +3,7 @@
 pub mod best_fit;
 pub mod default_binder;
 pub mod default_preemption;
+pub mod dot_prod;
 pub mod first_fit;
 pub mod gpu_share;
 pub mod image_locality;
