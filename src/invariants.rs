@@ -22,6 +22,34 @@ use crate::model::{NodeId, PodId, Resources};
 use crate::sim::Sim;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// GPU accounting of one node in the scheduler's cache: every GPU's free milli is within `0..=1000`, equals
+/// 1000 minus the shares of the pods placed on it, and every GPU pod holds exactly as many GPUs as it asked
+/// (or none, when the cache could not place it).
+fn check_gpus(info: &crate::scheduler::cache::NodeInfo) -> Result<(), String> {
+    use crate::model::gpu::GPU_MILLI;
+    let mut used = vec![0i64; info.gpus.count()];
+    for p in &info.pods {
+        let d = p.spec.template.gpu_demand();
+        if p.gpus != 0 && p.gpus.count_ones() != d.count {
+            return Err(format!("pod {} holds {} GPUs, asked {}", p.spec.name, p.gpus.count_ones(), d.count));
+        }
+        for (i, u) in used.iter_mut().enumerate() {
+            if p.gpus & (1 << i) != 0 {
+                *u += d.milli;
+            }
+        }
+        if p.gpus >> used.len().min(63) != 0 && used.len() < 64 {
+            return Err(format!("pod {} holds a GPU node {} lacks", p.spec.name, info.node.name));
+        }
+    }
+    for (i, (&free, &u)) in info.gpus.free_milli.iter().zip(&used).enumerate() {
+        if !(0..=GPU_MILLI).contains(&free) || free != GPU_MILLI - u {
+            return Err(format!("GPU {i} of {}: {free} milli free but its pods use {u}", info.node.name));
+        }
+    }
+    Ok(())
+}
+
 /// Checks every invariant; returns the first violation.
 pub fn check(sim: &Sim) -> Result<(), String> {
     let etcd = &sim.api.etcd;
@@ -129,6 +157,7 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         if sum.cpu_millis != info.requested.cpu_millis || sum.memory_bytes != info.requested.memory_bytes {
             return Err(format!("scheduler aggregates of {} do not match its pods", info.node.name));
         }
+        check_gpus(info)?;
         let mut scheduled = info.requested.clone();
         scheduled.sub(&pinned);
         if !scheduled.fits_within(&info.node.allocatable) {

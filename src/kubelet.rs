@@ -160,6 +160,9 @@ pub struct Kubelet {
     /// Requests of admitted, non-terminal pods.
     admitted: Resources,
     admitted_pods: i64,
+    /// GPU milli held by admitted pods (whole and shared). The kubelet checks only this node-level sum: which
+    /// GPU a share uses is the scheduler's decision (as in the FGD paper's simulator, no device plugin).
+    admitted_gpu_milli: i64,
     next_token: u32,
     seed: u64,
     /// The machine was terminated for good (see [`Kubelet::terminate`]).
@@ -185,6 +188,7 @@ impl Kubelet {
             image_report: None,
             admitted: Resources::default(),
             admitted_pods: 0,
+            admitted_gpu_milli: 0,
             next_token: 0,
             seed,
             terminated: false,
@@ -258,6 +262,7 @@ impl Kubelet {
         self.pods.clear();
         self.admitted = Resources::default();
         self.admitted_pods = 0;
+        self.admitted_gpu_milli = 0;
         self.next_token = self.next_token.wrapping_add(1 << 16);
         self.image_report = None;
         ctx.api.disconnect_kubelet(self.node_id);
@@ -427,13 +432,16 @@ impl Kubelet {
         // Admission (the kubelet's predicate admit handler): the pod must fit next to the admitted pods.
         let req = &spec.template.requests;
         let alloc = &self.node.allocatable;
+        let gpu_milli = spec.template.gpu_demand().total_milli();
         let reject = if self.admitted_pods + 1 > self.node.allocatable_pods {
             Some(PodReason::OutOfPods)
         } else if req.cpu_millis > 0 && req.cpu_millis > alloc.cpu_millis - self.admitted.cpu_millis {
             Some(PodReason::OutOfCpu)
         } else if req.memory_bytes > 0 && req.memory_bytes > alloc.memory_bytes - self.admitted.memory_bytes {
             Some(PodReason::OutOfMemory)
-        } else if req.scalars.iter().any(|(n, r)| *r > 0 && *r > alloc.scalar(n) - self.admitted.scalar(n)) {
+        } else if req.scalars.iter().any(|(n, r)| *r > 0 && *r > alloc.scalar(n) - self.admitted.scalar(n))
+            || (gpu_milli > 0 && gpu_milli > crate::metrics::nodes::gpu_milli(alloc) - self.admitted_gpu_milli)
+        {
             Some(PodReason::OutOfExtended)
         } else {
             None
@@ -451,6 +459,7 @@ impl Kubelet {
         }
         self.admitted.add(req);
         self.admitted_pods += 1;
+        self.admitted_gpu_milli += gpu_milli;
         let restarts = state.restart_count + u32::from(state.phase == PodPhase::Running);
         self.pods.push(KubePod {
             id,
@@ -762,6 +771,7 @@ impl Kubelet {
             p.holds_resources = false;
             self.admitted.sub(&p.spec.template.requests);
             self.admitted_pods -= 1;
+            self.admitted_gpu_milli -= p.spec.template.gpu_demand().total_milli();
         }
     }
 

@@ -72,6 +72,7 @@ pub mod invariants;
 pub mod kubelet;
 pub mod metrics;
 pub mod model;
+pub mod openb;
 pub mod plot;
 pub mod quantity;
 pub mod recorder;

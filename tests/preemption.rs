@@ -185,6 +185,7 @@ impl kubesim::scheduler::framework::Reserve for RefuseNode {
         _: &mut kubesim::scheduler::framework::CycleState,
         _: &kubesim::scheduler::framework::PodCtx,
         _: NodeId,
+        _: &kubesim::scheduler::cache::Cache,
     ) -> Result<(), kubesim::scheduler::framework::Reason> {
         Err(kubesim::scheduler::framework::Reason::Text("node(s) refused by RefuseNode"))
     }

@@ -184,7 +184,7 @@ impl Collector {
         let s = i128::from(sign);
         self.cpu.change(now, s * i128::from(r.cpu_millis), 0);
         self.memory.change(now, s * i128::from(r.memory_bytes), 0);
-        self.gpu.change(now, s * i128::from(nodes::gpu_milli(r)), 0);
+        self.gpu.change(now, s * i128::from(spec.template.gpu_demand().total_milli()), 0);
         self.nodes.apply(node.index(), spec, sign);
     }
 

@@ -5,7 +5,7 @@ use crate::model::{PodSpec, Resources, Str};
 use std::collections::BTreeMap;
 
 /// The extended resource counted as GPUs.
-pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+pub use crate::model::gpu::GPU_RESOURCE;
 
 /// The amounts a placement is summarised by: CPU, memory and GPU (in thousandths of a GPU).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,8 +17,13 @@ pub struct Amounts {
 }
 
 impl Amounts {
-    /// The requests of one pod.
-    pub fn of_pod(requests: &Resources) -> Amounts {
+    /// The requests of one pod: [`Amounts::of_requests`] with a GPU share added.
+    pub fn of_template(t: &crate::model::PodTemplate) -> Amounts {
+        Amounts { gpu_milli: t.gpu_demand().total_milli(), ..Amounts::of_requests(&t.requests) }
+    }
+
+    /// The requests of one pod without a GPU share (whole GPUs only).
+    pub fn of_requests(requests: &Resources) -> Amounts {
         Amounts {
             pods: 1,
             cpu_millis: requests.cpu_millis,
@@ -35,7 +40,8 @@ impl Amounts {
     }
 }
 
-/// GPUs of a resource vector in thousandths (whole GPUs only until GPU sharing exists).
+/// Whole GPUs of a resource vector in thousandths (a node's capacity; a pod's share is in its template, see
+/// [`Amounts::of_template`]).
 pub fn gpu_milli(r: &Resources) -> i64 {
     r.scalar(GPU_RESOURCE).saturating_mul(1000)
 }
@@ -54,7 +60,7 @@ impl NodeAgg {
     /// A pod of `spec` starts (`sign` = 1) or stops (`sign` = -1) holding its requests here; `deployment` is the
     /// index of its Deployment, if it belongs to one.
     pub fn apply(&mut self, spec: &PodSpec, sign: i64, deployment: Option<u32>) {
-        let a = Amounts::of_pod(&spec.template.requests);
+        let a = Amounts::of_template(&spec.template);
         self.total.add(&a, sign);
         if let Some(d) = deployment {
             match self.by_deployment.iter_mut().find(|(i, _)| *i == d) {

@@ -8,6 +8,7 @@
 //! `Arc<T>` and replaced copy-on-write.
 
 pub mod affinity;
+pub mod gpu;
 pub mod labels;
 pub mod node;
 pub mod pod;
@@ -19,6 +20,7 @@ pub use affinity::{
     HostPort, InclusionPolicy, PodAffinityRules, PodAffinityTerm, PreferredSchedulingTerm, Protocol,
     TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
 };
+pub use gpu::GpuDemand;
 pub use labels::{
     LabelSelector, Labels, NodeAffinity, NodeSelectorOp, NodeSelectorRequirement, NodeSelectorTerm, SelectorOp,
     SelectorRequirement,

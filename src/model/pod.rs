@@ -120,6 +120,11 @@ pub struct PodTemplate {
     pub nonzero_memory_bytes: i64,
     /// Derived: the host ports of all containers.
     pub host_ports: Vec<HostPort>,
+    /// A share of ONE GPU in milli (`1..=999`), or 0 (no GPU, or whole GPUs via `requests["nvidia.com/gpu"]`).
+    /// See [`super::gpu`].
+    pub gpu_milli: i64,
+    /// GPU models the pod may run on (any of them; empty = any model), sorted.
+    pub gpu_spec: Vec<Str>,
 }
 
 impl Default for PodTemplate {
@@ -149,11 +154,18 @@ impl Default for PodTemplate {
             nonzero_cpu_millis: 0,
             nonzero_memory_bytes: 0,
             host_ports: Vec::new(),
+            gpu_milli: 0,
+            gpu_spec: Vec::new(),
         }
     }
 }
 
 impl PodTemplate {
+    /// The pod's GPU demand (see [`super::gpu`]).
+    pub fn gpu_demand(&self) -> super::GpuDemand {
+        super::GpuDemand::of(&self.requests, self.gpu_milli)
+    }
+
     /// Recomputes the derived request fields from the containers. Call after building or changing containers.
     pub fn finalize(&mut self) {
         let mut sum = Resources::default();

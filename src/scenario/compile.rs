@@ -297,6 +297,7 @@ impl<'a> Compiler<'a> {
                 }
             }
             let mut labels = self.labels(&e.labels);
+            self.pool_gpus(e, &mut allocatable, &mut labels);
             if let Some(z) = &e.zone {
                 labels.insert(s(ZONE_LABEL), s(z.get_ref()));
             }
@@ -590,6 +591,66 @@ impl<'a> Compiler<'a> {
         Some(RunModel::For(dist))
     }
 
+    /// A pool's `gpus` and `gpu_model`: allocatable `nvidia.com/gpu` and the GPU model label.
+    fn pool_gpus(&mut self, e: &schema::NodePoolEntry, allocatable: &mut Resources, labels: &mut Labels) {
+        use crate::model::gpu::{GPU_MODEL_LABEL, GPU_RESOURCE, MAX_GPUS_PER_NODE};
+        let Some(g) = &e.gpus else {
+            if let Some(m) = &e.gpu_model {
+                self.err::<()>(m.span(), "gpu_model needs `gpus` (the number of GPUs per node)");
+            }
+            return;
+        };
+        if e.extended.contains_key(GPU_RESOURCE) {
+            self.err::<()>(g.span(), "set either `gpus` or extended \"nvidia.com/gpu\", not both");
+            return;
+        }
+        let Some(n) = self.int_in(g, 0, MAX_GPUS_PER_NODE as i64, "gpus") else { return };
+        allocatable.set_scalar(s(GPU_RESOURCE), n);
+        if let Some(m) = &e.gpu_model {
+            if m.get_ref().is_empty() || m.get_ref().contains('|') {
+                self.err::<()>(m.span(), "gpu_model must be one non-empty model name, like \"V100M16\"");
+                return;
+            }
+            labels.insert(s(GPU_MODEL_LABEL), s(m.get_ref()));
+        }
+    }
+
+    /// A template's `gpu_milli` and `gpu_spec`, checked against its `nvidia.com/gpu` request.
+    fn template_gpus(&mut self, e: &schema::TemplateEntry, t: &mut PodTemplate) -> Option<()> {
+        use crate::model::gpu::{GPU_MILLI, GPU_RESOURCE, parse_gpu_spec};
+        let whole = t.requests.scalar(GPU_RESOURCE);
+        if let Some(m) = &e.gpu_milli {
+            let milli = self.int_in(m, 1, GPU_MILLI, "gpu_milli")?;
+            if whole > 1 {
+                return self
+                    .err(m.span(), "gpu_milli is a share of ONE GPU: request at most nvidia.com/gpu = 1 with it");
+            }
+            if milli < GPU_MILLI {
+                // A share is accounted per GPU, not in the node-level `nvidia.com/gpu` sum (see model::gpu).
+                for c in t.containers.iter_mut().chain(t.init_containers.iter_mut()) {
+                    c.requests.set_scalar(s(GPU_RESOURCE), 0);
+                    c.requests.scalars.retain(|(n, a)| !(&**n == GPU_RESOURCE && *a == 0));
+                }
+                t.finalize();
+                t.gpu_milli = milli;
+            } else if whole == 0 {
+                let Some(c) = t.containers.first_mut() else { return self.err(m.span(), "a pod needs a container") };
+                c.requests.set_scalar(s(GPU_RESOURCE), 1);
+                t.finalize();
+            }
+        }
+        if let Some(spec) = &e.gpu_spec {
+            let Some(models) = parse_gpu_spec(spec.get_ref()) else {
+                return self.err(spec.span(), "gpu_spec is GPU models separated by '|', like \"V100M16|V100M32\"");
+            };
+            if t.gpu_demand().is_none() && !models.is_empty() {
+                return self.err(spec.span(), "gpu_spec needs a GPU request (gpu_milli or nvidia.com/gpu)");
+            }
+            t.gpu_spec = models;
+        }
+        Some(())
+    }
+
     fn template(
         &mut self,
         t: &Sp<schema::TemplateEntry>,
@@ -768,6 +829,7 @@ impl<'a> Compiler<'a> {
             ..PodTemplate::default()
         };
         template.finalize();
+        self.template_gpus(e, &mut template)?;
         Some((template, selector))
     }
 

@@ -493,6 +493,12 @@ pub struct NodePoolEntry {
     /// Images already on the nodes when they join (sizes from `[images]`).
     #[serde(default)]
     pub preloaded_images: Vec<Sp<String>>,
+    /// GPUs per node (allocatable `nvidia.com/gpu`), each shareable in milli.
+    #[serde(default)]
+    pub gpus: Option<Sp<i64>>,
+    /// The GPU model (node label `alibabacloud.com/gpu-card-model`), e.g. `V100M16`.
+    #[serde(default)]
+    pub gpu_model: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -641,6 +647,12 @@ pub struct TemplateEntry {
     /// Host ports of the one-container shorthand.
     #[serde(default)]
     pub ports: Vec<Sp<PortEntry>>,
+    /// A share of ONE GPU in milli (1..=999; 1000 = one whole GPU).
+    #[serde(default)]
+    pub gpu_milli: Option<Sp<i64>>,
+    /// GPU models the pod may use, `"A|B"` (any of them).
+    #[serde(default)]
+    pub gpu_spec: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]

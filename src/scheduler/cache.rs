@@ -5,11 +5,14 @@
 //! or deletion, so no decision ever sums over a node's pods. The [`topology_index`] keeps pod counts per topology
 //! domain and the existing pods' (anti-)affinity terms for PodTopologySpread and InterPodAffinity the same way.
 
+pub mod gpu_frag;
+pub mod gpus;
 pub mod topology_index;
 
 use crate::model::node::{REGION_LABEL, ZONE_LABEL};
 use crate::model::{HostPort, Node, NodeId, PodId, PodSpec, Resources, Str};
 use crate::time::SimTime;
+use gpus::NodeGpus;
 use std::cell::{RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,11 +35,20 @@ pub struct PodEntry {
     /// Terminating because preemption deleted it (upstream: the `DisruptionTarget` condition with reason
     /// `PreemptionByScheduler`).
     pub preempted: bool,
+    /// The GPUs the pod holds on the node (bit i = GPU i); 0 for pods without GPUs. Set by the scheduler's
+    /// choice at Reserve, or by [`NodeInfo::add_pod`]'s default rule when left 0.
+    pub gpus: u64,
 }
 
 impl PodEntry {
     pub fn new(id: PodId, spec: Arc<PodSpec>, since: SimTime) -> PodEntry {
-        PodEntry { id, spec, since, terminating: false, preempted: false }
+        PodEntry { id, spec, since, terminating: false, preempted: false, gpus: 0 }
+    }
+
+    /// The same with a GPU placement decided by the scheduler (0: let the default rule decide).
+    pub fn with_gpus(mut self, gpus: u64) -> PodEntry {
+        self.gpus = gpus;
+        self
     }
 }
 
@@ -69,6 +81,8 @@ pub struct NodeInfo {
     /// Host ports in use by the node's pods (upstream `UsedPorts`), with an empty host IP stored as `0.0.0.0`.
     /// A set, as upstream: removing a pod removes its ports even if another pod on the node declared the same one.
     pub used_ports: Vec<HostPort>,
+    /// Per-GPU free milli and the GPU model (see [`gpus`]).
+    pub gpus: NodeGpus,
 }
 
 impl NodeInfo {
@@ -80,6 +94,7 @@ impl NodeInfo {
             unschedulable: node.unschedulable,
             has_taints: !node.taints.is_empty(),
             image_ids: Vec::new(),
+            gpus: NodeGpus::of(&node),
             node,
             requested: Resources::default(),
             nonzero_cpu_millis: 0,
@@ -97,6 +112,21 @@ impl NodeInfo {
         self.allocatable_pods = node.allocatable_pods;
         self.unschedulable = node.unschedulable;
         self.has_taints = !node.taints.is_empty();
+        let gpus = NodeGpus::of(&node);
+        if gpus.count() != self.gpus.count() {
+            // The GPU count changed: the pods keep what fits of their placement on the new GPUs.
+            self.gpus = gpus;
+            for p in &mut self.pods {
+                let d = p.spec.template.gpu_demand();
+                if !d.is_none() && p.gpus.count_ones() == d.count && self.gpus.fits_mask(p.gpus, d.milli) {
+                    self.gpus.apply(p.gpus, d.milli, -1);
+                } else {
+                    p.gpus = 0;
+                }
+            }
+        } else {
+            self.gpus.model = gpus.model;
+        }
         std::mem::replace(&mut self.node, node)
     }
 
@@ -127,6 +157,16 @@ impl NodeInfo {
                 self.used_ports.push(port);
             }
         }
+        let d = t.gpu_demand();
+        let mut entry = entry;
+        if !d.is_none() {
+            // A decided placement is kept if it still fits; otherwise the default rule decides. A pod whose
+            // GPUs cannot be found (bound past the scheduler's view) holds no GPU here: 0.
+            if entry.gpus.count_ones() != d.count || !self.gpus.fits_mask(entry.gpus, d.milli) {
+                entry.gpus = self.gpus.best_fit(d);
+            }
+            self.gpus.apply(entry.gpus, d.milli, -1);
+        }
         self.pods.push(entry);
     }
 
@@ -135,6 +175,8 @@ impl NodeInfo {
         let i = self.pods.iter().position(|p| p.id == id)?;
         let entry = self.pods.remove(i);
         let t = &entry.spec.template;
+        let d = t.gpu_demand();
+        self.gpus.apply(entry.gpus, d.milli, 1);
         self.requested.sub(&t.requests);
         self.nonzero_cpu_millis -= t.nonzero_cpu_millis;
         self.nonzero_memory_bytes -= t.nonzero_memory_bytes;

@@ -13,6 +13,7 @@
 //! nodes are found; kubesim visits nodes strictly in index order, which is the order upstream would produce
 //! without races. Nothing here allocates per node: filters and scores fill reused buffers.
 
+use super::cache::gpus::GpuReservation;
 use super::cache::{Cache, NodeInfo, PodEntry};
 use super::explain::{AttemptTrace, NodeVerdict, ScoreTrace};
 use super::framework::{
@@ -252,9 +253,10 @@ impl Algorithm {
         let outcome = self.select(profile_idx, pod, nominated, trace);
         let Outcome::Feasible(node) = outcome else { return outcome };
         let profile = &self.profiles[profile_idx];
+        self.state.slot::<GpuReservation>().gpus = 0;
         for (k, &i) in profile.reserve.iter().enumerate() {
             let Some(r) = profile.plugins[i].as_reserve() else { continue };
-            if let Err(reason) = r.reserve(&mut self.state, pod, node) {
+            if let Err(reason) = r.reserve(&mut self.state, pod, node, &self.cache) {
                 for &j in profile.reserve[..=k].iter().rev() {
                     if let Some(u) = profile.plugins[j].as_reserve() {
                         u.unreserve(&mut self.state, pod, node);
@@ -268,6 +270,12 @@ impl Algorithm {
             }
         }
         outcome
+    }
+
+    /// The GPUs the Reserve plugins chose for the pod of the last successful [`Algorithm::schedule`] (bit i =
+    /// GPU i; 0: none chosen, the cache's default rule applies).
+    pub fn reserved_gpus(&self) -> u64 {
+        self.state.get::<GpuReservation>().map_or(0, |r| r.gpus)
     }
 
     /// How the profile's Bind plugin binds `pod` to `node`.

@@ -320,7 +320,7 @@ pub trait Score {
 /// Reserve: the pod is assumed on `node`; a plugin keeping its own state reserves it here. A failure unreserves
 /// every plugin and fails the cycle.
 pub trait Reserve {
-    fn reserve(&self, state: &mut CycleState, pod: &PodCtx, node: NodeId) -> Result<(), Reason>;
+    fn reserve(&self, state: &mut CycleState, pod: &PodCtx, node: NodeId, cache: &Cache) -> Result<(), Reason>;
     fn unreserve(&self, _state: &mut CycleState, _pod: &PodCtx, _node: NodeId) {}
 }
 

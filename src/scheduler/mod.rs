@@ -774,7 +774,8 @@ impl Scheduler {
                 p.nominated = None;
                 p.rejectors = 0;
                 self.alg.nominator.remove(id);
-                self.alg.cache.add_pod(node, PodEntry::new(id, spec.clone(), ctx.now));
+                let gpus = self.alg.reserved_gpus();
+                self.alg.cache.add_pod(node, PodEntry::new(id, spec.clone(), ctx.now).with_gpus(gpus));
                 self.stats.scheduled += 1;
                 match self.alg.binding(profile, &pod, node) {
                     Binding::Api => {

@@ -216,7 +216,8 @@ mod tests {
                 "NodePorts",
                 "NodeResourcesFit",
                 "PodTopologySpread",
-                "InterPodAffinity"
+                "InterPodAffinity",
+                "GpuShare"
             ]
         );
         assert_eq!(names(&p.pre_filter), vec!["NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinity"]);

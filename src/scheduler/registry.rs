@@ -31,12 +31,16 @@ pub const REGISTRY: &[Registration] = &[
     }),
     reg("ImageLocality", |_| Box::new(image_locality::ImageLocality)),
     reg("DefaultBinder", |_| Box::new(default_binder::DefaultBinder)),
+    // Not upstream: per-GPU accounting for GPU sharing (passes every pod without GPUs).
+    reg("GpuShare", |_| Box::new(gpu_share::GpuShare)),
     // Not upstream: research policies, and a cost-aware example.
     reg("Random", |_| Box::new(random::Random)),
     reg("FirstFit", |_| Box::new(first_fit::FirstFit)),
     reg("BestFit", |_| Box::new(best_fit::BestFit)),
     reg("Spread", |_| Box::new(spread::Spread)),
     reg("NodeCost", |_| Box::new(node_cost::NodeCost)),
+    // GPU-sharing policies of the FGD paper.
+    reg("DotProd", |_| Box::new(dot_prod::DotProd)),
 ];
 
 /// Builds the plugin registered under `name`.
@@ -65,4 +69,5 @@ pub const DEFAULT_PROFILE: &[(&str, i64)] = &[
     ("NodeResourcesBalancedAllocation", 1),
     ("ImageLocality", 1),
     ("DefaultBinder", 0),
+    ("GpuShare", 0),
 ];

@@ -51,7 +51,7 @@ impl Compiler<'_> {
             if res.is_zero() {
                 self.err::<()>(r.span(), "reference_pod must request some cpu, memory or nvidia.com/gpu");
             } else {
-                cfg.reference_pod = Amounts::of_pod(&res);
+                cfg.reference_pod = Amounts::of_requests(&res);
             }
         }
         cfg
@@ -71,7 +71,7 @@ fn default_reference_pod(w: &Workloads) -> Amounts {
         .chain(w.jobs.iter().map(|j| (&j.template.requests, i64::from(j.completions))))
         .chain(w.arrivals.iter().map(|a| (&a.template.requests, a.max_pods.map_or(1, |m| m.min(1 << 40) as i64))));
     for (order, (r, weight)) in shapes.enumerate() {
-        let a = Amounts::of_pod(r);
+        let a = Amounts::of_requests(r);
         let e = weights.entry((a.cpu_millis, a.memory_bytes, a.gpu_milli)).or_insert((0, order));
         e.0 += weight.max(0);
     }
@@ -80,6 +80,6 @@ fn default_reference_pod(w: &Workloads) -> Amounts {
         Some(((cpu, mem, gpu), _)) if cpu + mem + gpu > 0 => {
             Amounts { pods: 1, cpu_millis: *cpu, memory_bytes: *mem, gpu_milli: *gpu }
         }
-        _ => Amounts::of_pod(&Resources::new(1000, 1 << 30)),
+        _ => Amounts::of_requests(&Resources::new(1000, 1 << 30)),
     }
 }

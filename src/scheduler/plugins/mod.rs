@@ -3,7 +3,9 @@
 pub mod best_fit;
 pub mod default_binder;
 pub mod default_preemption;
+pub mod dot_prod;
 pub mod first_fit;
+pub mod gpu_share;
 pub mod image_locality;
 pub mod inter_pod_affinity;
 pub mod node_affinity;

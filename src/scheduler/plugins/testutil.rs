@@ -303,3 +303,25 @@ pub fn scores_on<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache, ids: &[NodeId])
     sc.normalize(&state, &ctx, &mut out);
     Some(out)
 }
+
+/// A node with `gpus` GPUs of `model` (and room for CPU and memory).
+pub fn gpu_node(name: &str, gpus: i64, model: &str) -> NodeInfo {
+    let mut n = node_info(name, 64000, 256 * GI);
+    set_scalar(&mut n, crate::model::gpu::GPU_RESOURCE, gpus);
+    add_label(&mut n, crate::model::gpu::GPU_MODEL_LABEL, model);
+    n
+}
+
+/// A pod asking for a `milli` share of one GPU and `cpu_millis` of CPU.
+pub fn gpu_share_pod(cpu_millis: i64, milli: i64) -> PodSpec {
+    let mut p = pod_spec(cpu_millis, GI, |_| {});
+    let mut t = (*p.template).clone();
+    t.gpu_milli = milli;
+    p.template = Arc::new(t);
+    p
+}
+
+/// A pod asking for `n` whole GPUs and `cpu_millis` of CPU.
+pub fn gpu_whole_pod(cpu_millis: i64, n: i64) -> PodSpec {
+    pod_spec(cpu_millis, GI, |t| t.containers[0].requests.set_scalar(s(crate::model::gpu::GPU_RESOURCE), n))
+}
