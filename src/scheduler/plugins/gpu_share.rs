@@ -1,7 +1,7 @@
 //! **GpuShare** (filter, reserve; not upstream, after Alibaba's open-gpu-share used by the FGD paper's
 //! simulator): GPUs are accounted per GPU, not per node, so that pods may share one GPU.
 //!
-//! Filter: a pod without GPUs passes everywhere. A GPU pod is rejected on nodes without GPUs and on nodes whose
+//! PreFilter: a pod without GPUs skips the Filter (no per-node cost). Filter: A GPU pod is rejected on nodes without GPUs and on nodes whose
 //! GPU model (label `alibabacloud.com/gpu-card-model`) is not one of the pod's `gpu_spec` alternatives
 //! (UnschedulableAndUnresolvable: evicting pods cannot change a node's hardware); and, as Unschedulable
 //! (preemption may free room), on nodes where no single GPU has the share's milli free, or fewer than N GPUs
@@ -19,7 +19,9 @@ use crate::model::NodeId;
 use crate::model::gpu::model_allowed;
 use crate::scheduler::cache::gpus::GpuReservation;
 use crate::scheduler::cache::{Cache, NodeInfo};
-use crate::scheduler::framework::{Code, CycleState, Filter, Plugin, PodCtx, Reason, Reserve, Verdict, event_kind};
+use crate::scheduler::framework::{
+    Code, CycleState, Filter, Plugin, PodCtx, PreFilter, PreFilterResult, Reason, Reserve, Verdict, event_kind,
+};
 
 #[derive(Default)]
 pub struct GpuShare;
@@ -27,6 +29,9 @@ pub struct GpuShare;
 impl Plugin for GpuShare {
     fn name(&self) -> &'static str {
         "GpuShare"
+    }
+    fn as_pre_filter(&self) -> Option<&dyn PreFilter> {
+        Some(self)
     }
     fn as_filter(&self) -> Option<&dyn Filter> {
         Some(self)
@@ -44,6 +49,13 @@ fn fail(why: Option<&mut Vec<Reason>>, code: Code, reason: &'static str) -> Verd
         why.push(Reason::Text(reason));
     }
     Verdict::Fail(code)
+}
+
+/// PreFilter: a pod without GPUs skips the Filter, so clusters and pods without GPUs pay nothing per node.
+impl PreFilter for GpuShare {
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodCtx, _: &Cache) -> PreFilterResult {
+        if pod.spec.template.gpu_demand().is_none() { PreFilterResult::Skip } else { PreFilterResult::Proceed }
+    }
 }
 
 impl Filter for GpuShare {
