@@ -220,7 +220,10 @@ mod tests {
                 "GpuShare"
             ]
         );
-        assert_eq!(names(&p.pre_filter), vec!["NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinity"]);
+        assert_eq!(
+            names(&p.pre_filter),
+            vec!["NodeAffinity", "NodePorts", "PodTopologySpread", "InterPodAffinity", "GpuShare"]
+        );
         assert_eq!(names(&p.post_filter), vec!["DefaultPreemption"]);
         assert_eq!(p.plugins[p.queue_sort].name(), "PrioritySort");
         assert_eq!(p.plugins[p.bind].name(), "DefaultBinder");
