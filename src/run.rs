@@ -296,14 +296,32 @@ pub fn run_to_dir_with(scenario: &Scenario, out: &Path, opts: &RunOptions) -> Re
     };
     create_parent(&parent)?;
     check_replaceable(out)?;
+    swap_into_place(
+        &parent,
+        out,
+        |tmp| write_run(scenario, tmp, opts),
+        |path, error| RunError::Io { path: path.to_path_buf(), error },
+    )
+}
+
+/// Fills a hidden temporary directory in `parent` with `fill`, then renames it to `out` (moving a previous `out`
+/// aside and deleting it only after the rename), so that a failure never leaves a half-written directory and a
+/// success replaces the previous results. `io_err` reports an I/O error on a path. Shared by `kubesim run` and
+/// `kubesim sweep`/`merge`; each checks first that `out` is one it may replace.
+pub fn swap_into_place<T, E>(
+    parent: &Path,
+    out: &Path,
+    fill: impl FnOnce(&Path) -> Result<T, E>,
+    io_err: impl Fn(&Path, io::Error) -> E,
+) -> Result<T, E> {
     let leaf = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
     let tmp = parent.join(format!(".{leaf}.kubesim-tmp-{}", std::process::id()));
     if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+        fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
     }
-    fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-    let outcome = match write_run(scenario, &tmp, opts) {
-        Ok(o) => o,
+    fs::create_dir(&tmp).map_err(|e| io_err(&tmp, e))?;
+    let value = match fill(&tmp) {
+        Ok(v) => v,
         Err(e) => {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
@@ -314,17 +332,17 @@ pub fn run_to_dir_with(scenario: &Scenario, out: &Path, opts: &RunOptions) -> Re
         && let Err(e) = fs::rename(out, &old)
     {
         let _ = fs::remove_dir_all(&tmp);
-        return Err(RunError::Io { path: out.to_path_buf(), error: e });
+        return Err(io_err(out, e));
     }
     if let Err(e) = fs::rename(&tmp, out) {
         let _ = fs::rename(&old, out);
         let _ = fs::remove_dir_all(&tmp);
-        return Err(RunError::Io { path: out.to_path_buf(), error: e });
+        return Err(io_err(out, e));
     }
     if old.exists() {
         let _ = fs::remove_dir_all(&old);
     }
-    Ok(outcome)
+    Ok(value)
 }
 
 fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {

@@ -192,33 +192,5 @@ pub fn write_atomically<T>(out: &Path, fill: impl FnOnce(&Path) -> Result<T, Str
         });
     }
     check_replaceable(out)?;
-    let leaf = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-    let tmp = parent.join(format!(".{leaf}.kubesim-tmp-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
-    fs::create_dir(&tmp).map_err(io(&tmp))?;
-    let value = match fill(&tmp) {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    let old = parent.join(format!(".{leaf}.kubesim-old-{}", std::process::id()));
-    if out.exists()
-        && let Err(e) = fs::rename(out, &old)
-    {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(format!("error: {}: {e}", out.display()));
-    }
-    if let Err(e) = fs::rename(&tmp, out) {
-        let _ = fs::rename(&old, out);
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(format!("error: {}: {e}", out.display()));
-    }
-    if old.exists() {
-        let _ = fs::remove_dir_all(&old);
-    }
-    Ok(value)
+    crate::run::swap_into_place(&parent, out, fill, |path, e| format!("error: {}: {e}", path.display()))
 }
