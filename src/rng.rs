@@ -30,6 +30,10 @@ pub enum Stream {
     Kubelet = 6,
     /// Workload-level draws that are not durations (e.g. which pods of a workload crash).
     Workload = 7,
+    /// The openb experiment's workload: the shuffle, the draws that tune it to the target demand, pod keys.
+    OpenbWorkload = 8,
+    /// The openb experiment's node ranks (the authors' random name prefixes that break score ties).
+    OpenbNodes = 9,
 }
 
 /// SplitMix64: a tiny, well-mixed bijection used only to expand seeds.

@@ -55,6 +55,8 @@ pub struct RunOutcome {
     pub events: Vec<EventRow>,
     /// Wall-clock time of the simulation loop (never written to files).
     pub wall: Duration,
+    /// It was an `[openb]` experiment rather than a simulation.
+    pub experiment: bool,
 }
 
 fn round6(x: f64) -> f64 {
@@ -182,6 +184,15 @@ fn pending_reasons(sim: &Sim) -> BTreeMap<String, u64> {
 
 /// Runs a scenario keeping the events in memory (tests, library users).
 pub fn run_in_memory(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutcome, String> {
+    if let Some(e) = &scenario.openb {
+        let seed = seed.unwrap_or(scenario.config.seed);
+        let started = Instant::now();
+        let r = crate::openb::experiment::run(e, seed)?;
+        let wall = started.elapsed();
+        let points = crate::openb::output::run_curve(e, &r);
+        let summary = crate::openb::output::summary(&scenario.config.name, seed, e, &r, &points);
+        return Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines: 0, experiment: true });
+    }
     let mut cfg = scenario.config.clone();
     if let Some(s) = seed {
         cfg.seed = s;
@@ -192,7 +203,7 @@ pub fn run_in_memory(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutcom
     let wall = started.elapsed();
     let events = sim.rec.finish().map_err(|e| e.to_string())?;
     let summary = summarize(&mut sim);
-    Ok(RunOutcome { summary, events, wall, explain_lines: 0 })
+    Ok(RunOutcome { summary, events, wall, explain_lines: 0, experiment: false })
 }
 
 /// Options of a run written to a directory.
@@ -346,6 +357,18 @@ pub fn swap_into_place<T, E>(
 }
 
 fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    if let Some(e) = &scenario.openb {
+        if opts.explain.is_some() {
+            return Err(RunError::Sim("--explain does not apply to an [openb] experiment".into()));
+        }
+        let seed = scenario.config.seed;
+        let started = Instant::now();
+        let r = crate::openb::experiment::run(e, seed).map_err(RunError::Sim)?;
+        let wall = started.elapsed();
+        let summary =
+            crate::openb::output::write_run(dir, &scenario.config.name, seed, e, &r).map_err(RunError::Sim)?;
+        return Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines: 0, experiment: true });
+    }
     let events_path = dir.join("events.csv");
     let file = fs::File::create(&events_path).map_err(io_err(&events_path))?;
     let sink = EventSink::Csv(Box::new(BufWriter::with_capacity(1 << 20, file)));
@@ -385,7 +408,7 @@ fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOu
     if !opts.no_report {
         crate::report::write_report(dir).map_err(|e| RunError::Sim(format!("report: {e}")))?;
     }
-    Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines })
+    Ok(RunOutcome { summary, events: Vec::new(), wall, explain_lines, experiment: false })
 }
 
 /// Writes `pods.csv` from the run's pod log.
@@ -414,6 +437,9 @@ pub fn thousands(n: u64) -> String {
 /// The short human summary printed after a run.
 pub fn terminal_report(outcome: &RunOutcome, out: Option<&Path>) -> String {
     let s = &outcome.summary;
+    if outcome.experiment {
+        return crate::openb::output::terminal_report(s, outcome.wall.as_secs_f64(), out);
+    }
     let wall = outcome.wall.as_secs_f64().max(1e-9);
     let metric = |k: &str| s.metrics.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
     let count = |k: &str| s.metrics.get(k).and_then(|v| v.as_u64()).unwrap_or(0);

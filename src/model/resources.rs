@@ -2,6 +2,15 @@
 //! resources (`nvidia.com/gpu`, ...) in their integer units.
 
 use super::Str;
+use std::sync::LazyLock;
+
+/// The one shared `nvidia.com/gpu` name: [`Resources::set_scalar`] stores it instead of an equal copy, so that
+/// the filter loop's lookups of the GPU count match by pointer rather than by comparing strings.
+static GPU_NAME: LazyLock<Str> = LazyLock::new(|| Str::from(super::gpu::GPU_RESOURCE));
+
+fn intern(name: Str) -> Str {
+    if *name == **GPU_NAME { GPU_NAME.clone() } else { name }
+}
 
 /// An amount of each resource. Extended ("scalar") resources are kept sorted by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +28,12 @@ impl Resources {
 
     /// The amount of extended resource `name` (0 when absent).
     pub fn scalar(&self, name: &str) -> i64 {
+        // The same (interned) name: no string comparison.
+        for (n, a) in &self.scalars {
+            if std::ptr::eq(n.as_ptr(), name.as_ptr()) && n.len() == name.len() {
+                return *a;
+            }
+        }
         match self.scalars.binary_search_by(|(n, _)| (**n).cmp(name)) {
             Ok(i) => self.scalars[i].1,
             Err(_) => 0,
@@ -27,6 +42,7 @@ impl Resources {
 
     /// Sets extended resource `name`, keeping the list sorted.
     pub fn set_scalar(&mut self, name: Str, amount: i64) {
+        let name = intern(name);
         match self.scalars.binary_search_by(|(n, _)| (**n).cmp(&*name)) {
             Ok(i) => self.scalars[i].1 = amount,
             Err(i) => self.scalars.insert(i, (name, amount)),

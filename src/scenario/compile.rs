@@ -31,6 +31,7 @@ pub const POOL_LABEL: &str = "kubesim.io/pool";
 mod checks;
 mod constraints;
 mod faults;
+mod openb;
 mod output;
 mod profiles;
 
@@ -42,6 +43,8 @@ pub struct Compiler<'a> {
     pub errors: Vec<Diagnostic>,
     /// Names of the initial nodes (to check `node_name`).
     node_names: std::collections::BTreeSet<String>,
+    /// The `[openb]` experiment, when the scenario is one.
+    pub openb: Option<Arc<crate::openb::experiment::Experiment>>,
 }
 
 /// Which kind of workload a template belongs to (for defaults and checks).
@@ -55,7 +58,7 @@ enum Owner {
 
 impl<'a> Compiler<'a> {
     pub fn new(file: &'a str, src: &'a str) -> Compiler<'a> {
-        Compiler { file, src, errors: Vec::new(), node_names: Default::default() }
+        Compiler { file, src, errors: Vec::new(), node_names: Default::default(), openb: None }
     }
 
     fn err<T>(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) -> Option<T> {
@@ -1217,9 +1220,21 @@ impl<'a> Compiler<'a> {
         {
             self.err::<()>(sc.name.span(), "scenario name must be 1 to 100 characters of letters, digits, '-', '_' or '.' (it names the output directory)");
         }
-        let duration = self.duration_within(&sc.duration, limits::MAX_DURATION, "duration");
+        if let Some(ob) = &file.openb {
+            return self.openb_scenario(file, ob, name, seed_override);
+        }
+        let Some(duration_text) = &sc.duration else {
+            return self.err(file.scenario.span(), "[scenario] needs `duration` (e.g. duration = \"1h\")");
+        };
+        let Some(cluster) = &file.cluster else {
+            return self.err(
+                file.scenario.span(),
+                "missing table [cluster]: a scenario needs at least one [[cluster.node_pools]] (or an [openb] experiment)",
+            );
+        };
+        let duration = self.duration_within(duration_text, limits::MAX_DURATION, "duration");
         if duration == Some(SimDuration::ZERO) {
-            self.err::<()>(sc.duration.span(), "duration must be positive");
+            self.err::<()>(duration_text.span(), "duration must be positive");
         }
         let timings = self.timings(file.timings.as_ref());
         let profiles = self.scheduler_profiles(file.scheduler.as_ref());
@@ -1229,9 +1244,9 @@ impl<'a> Compiler<'a> {
                 images.insert(s(image), bytes as u64);
             }
         }
-        let pools = self.pools(file.cluster.get_ref(), &images);
+        let pools = self.pools(cluster.get_ref(), &images);
         self.node_names = pools.iter().flat_map(|p| (0..p.count).map(|i| p.node_name(i))).collect();
-        let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, sc.duration.get_ref().as_str()));
+        let run = duration.filter(|d| *d > SimDuration::ZERO).map(|d| (d, duration_text.get_ref().as_str()));
         let classes = self.priority_classes(&file.priority_classes);
         let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);
         workloads.actions = self.actions(&file.actions, &workloads, &pools, run);

@@ -14,6 +14,7 @@ pub use diag::{Diagnostic, Diagnostics};
 use crate::check::{Check, ScopedCheck};
 use crate::sim::SimConfig;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A scenario file: its path, text, and compiled configuration.
 #[derive(Clone, Debug)]
@@ -23,6 +24,8 @@ pub struct Scenario {
     pub config: SimConfig,
     /// Its `[[checks]]` for `kubesim check` (kept out of `config`: a run never depends on them).
     pub checks: Vec<Check>,
+    /// An `[openb]` experiment instead of a simulation (then `config` holds only its name, seed and profile).
+    pub openb: Option<Arc<crate::openb::experiment::Experiment>>,
 }
 
 /// Reads an input file within the size limit; `what` names it in messages ("scenario file").
@@ -84,6 +87,7 @@ impl Scenario {
                 description: parsed.scenario.get_ref().description.clone(),
                 config,
                 checks: checks.into_iter().map(|c| c.check).collect(),
+                openb: c.openb.take(),
             }),
             _ => {
                 let mut errors = c.errors;

@@ -54,7 +54,12 @@ pub struct File {
     pub timings: Option<Sp<BTreeMap<String, Sp<TimingValue>>>>,
     #[serde(default)]
     pub images: BTreeMap<String, Sp<QuantityText>>,
-    pub cluster: Sp<ClusterSection>,
+    /// Required unless the scenario is an `[openb]` experiment.
+    #[serde(default)]
+    pub cluster: Option<Sp<ClusterSection>>,
+    /// The FGD paper's experiment on an openb node and pod list (instead of `[cluster]` and workloads).
+    #[serde(default)]
+    pub openb: Option<Sp<OpenbSection>>,
     #[serde(default)]
     pub workloads: WorkloadsSection,
     #[serde(default)]
@@ -205,7 +210,25 @@ pub struct ScenarioSection {
     pub description: Option<String>,
     #[serde(default)]
     pub seed: Option<u64>,
-    pub duration: Sp<String>,
+    /// Required unless the scenario is an `[openb]` experiment.
+    #[serde(default)]
+    pub duration: Option<Sp<String>>,
+}
+
+/// `[openb]`: the FGD paper's experiment (see `openb::experiment`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenbSection {
+    /// The node list (CSV), relative to the scenario file.
+    pub nodes: Sp<String>,
+    /// The pod list (CSV), relative to the scenario file.
+    pub pods: Sp<String>,
+    /// Target GPU demand as a multiple of the cluster's GPUs (default 1.3).
+    #[serde(default)]
+    pub tune_ratio: Option<Sp<f64>>,
+    /// Keep this share (0 < x <= 1) of the nodes and of the pods, evenly spaced in name order (default 1).
+    #[serde(default)]
+    pub subsample: Option<Sp<f64>>,
 }
 
 /// `[scheduler]`: either the shorthand for the one default profile (`preset`, `scoring_strategy`), or
@@ -215,6 +238,9 @@ pub struct ScenarioSection {
 pub struct SchedulerSection {
     #[serde(default)]
     pub percentage_of_nodes_to_score: Option<Sp<i64>>,
+    /// How `selectHost` breaks ties: `"random"` (upstream, the default) or `"lowest-name"`; profiles inherit it.
+    #[serde(default)]
+    pub tie_break: Option<Sp<String>>,
     /// `LeastAllocated` (default) or `MostAllocated`.
     #[serde(default)]
     pub scoring_strategy: Option<Sp<String>>,
@@ -235,6 +261,8 @@ pub struct ProfileEntry {
     pub preset: Option<Sp<String>>,
     #[serde(default)]
     pub percentage_of_nodes_to_score: Option<Sp<i64>>,
+    #[serde(default)]
+    pub tie_break: Option<Sp<String>>,
     /// Plugin names to remove (`"*"`: every score plugin).
     #[serde(default)]
     pub disable: Vec<Sp<String>>,

@@ -3,6 +3,8 @@
 //! `[scheduler.profiles.args.<Plugin>]`.
 
 use crate::model::{NodeAffinity, Str, TopologySpreadConstraint};
+use crate::scheduler::cache::gpu_frag::TargetWorkload;
+use std::sync::Arc;
 
 /// A resource scored by a resource plugin, with its weight.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +209,22 @@ pub struct PluginArgs {
     pub inter_pod_affinity: InterPodAffinityArgs,
     pub preemption: DefaultPreemptionArgs,
     pub node_affinity: NodeAffinityArgs,
+    pub fgd: FgdArgs,
 }
+
+/// The target workload as a plugin argument (compared by content).
+#[derive(Clone, Debug, Default)]
+pub struct FgdArgs {
+    pub target: Arc<TargetWorkload>,
+}
+
+impl PartialEq for FgdArgs {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.target, &other.target) || *self.target == *other.target
+    }
+}
+
+impl Eq for FgdArgs {}
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ use super::framework::{
     Binding, Code, CycleState, Filter, FilterRunner, NodeList, NodeStatus, PodCtx, PostFilterEnv, PostFilterResult,
     PreFilterResult, PreResult, Reason, Verdict, fit_error_message,
 };
-use super::profile::{MAX_PLUGINS, Profile, num_feasible_nodes_to_find};
+use super::profile::{MAX_PLUGINS, Profile, TieBreak, num_feasible_nodes_to_find};
 use crate::model::{NodeId, PodDisruptionBudget, PodId};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
@@ -104,6 +104,8 @@ pub struct Algorithm {
     filter_skip: Vec<bool>,
     score_skip: Vec<bool>,
     why: Vec<Reason>,
+    /// Skip the per-node reasons of a failure's message (a driver that never reads it; the decision is the same).
+    pub terse_failures: bool,
 }
 
 /// A profile's filters with their PreFilter skips, and the nominated pods: what preemption needs to try a
@@ -223,6 +225,7 @@ impl Algorithm {
             filter_skip: Vec::new(),
             score_skip: Vec::new(),
             why: Vec::new(),
+            terse_failures: false,
         }
     }
 
@@ -462,17 +465,31 @@ impl Algorithm {
             }
         }
 
-        // ----- selectHost: uniform among the top totals (reservoir sampling, seeded) -----
+        // ----- selectHost: uniform among the top totals (reservoir sampling, seeded), or the lowest name -----
         let mut best = 0usize;
-        let mut ties = 1u64;
-        for k in 1..self.totals.len() {
-            if self.totals[k] > self.totals[best] {
-                best = k;
-                ties = 1;
-            } else if self.totals[k] == self.totals[best] {
-                ties += 1;
-                if self.tiebreak.below(ties) == 0 {
-                    best = k;
+        match profile.tie_break {
+            TieBreak::Random => {
+                let mut ties = 1u64;
+                for k in 1..self.totals.len() {
+                    if self.totals[k] > self.totals[best] {
+                        best = k;
+                        ties = 1;
+                    } else if self.totals[k] == self.totals[best] {
+                        ties += 1;
+                        if self.tiebreak.below(ties) == 0 {
+                            best = k;
+                        }
+                    }
+                }
+            }
+            TieBreak::LowestName => {
+                let name = |k: usize| self.cache.node(self.feasible[k]).map(|n| &*n.node.name);
+                for k in 1..self.totals.len() {
+                    if self.totals[k] > self.totals[best]
+                        || (self.totals[k] == self.totals[best] && name(k) < name(best))
+                    {
+                        best = k;
+                    }
                 }
             }
         }
@@ -508,6 +525,8 @@ impl Algorithm {
                 // Every node may be helped by preemption.
                 self.statuses.extend(self.cache.order().iter().map(|&node| NodeStatus { node, code: b.code }));
             }
+        } else if self.terse_failures {
+            message = format!("0/{n_all} nodes are available.");
         } else {
             // The histogram of every node's reasons: filters once more on the rejected nodes, collecting reasons.
             let mut histogram: BTreeMap<String, usize> = BTreeMap::new();

@@ -55,6 +55,11 @@ impl Harness {
         self.alg.pdbs = pdbs;
     }
 
+    /// Failures without the per-node reasons in their message (faster; decisions are unchanged).
+    pub fn set_terse_failures(&mut self, terse: bool) {
+        self.alg.terse_failures = terse;
+    }
+
     pub fn cache(&self) -> &Cache {
         &self.alg.cache
     }

@@ -14,6 +14,29 @@ pub struct ProfileConfig {
     /// Plugins with their score weights, in order.
     pub plugins: Vec<(String, i64)>,
     pub args: PluginArgs,
+    /// How `selectHost` breaks ties between the top-scoring nodes.
+    pub tie_break: TieBreak,
+}
+
+/// How `selectHost` picks among the nodes with the highest total score.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TieBreak {
+    /// Uniformly, with the scheduler's seeded tie-break stream (upstream's reservoir sampling; the default).
+    #[default]
+    Random,
+    /// The node with the lexicographically smallest name: the FGD paper's simulator, whose vendored
+    /// `selectHost` does this (its experiments then give nodes a random rank prefix per seed).
+    LowestName,
+}
+
+impl TieBreak {
+    pub fn parse(s: &str) -> Option<TieBreak> {
+        match s {
+            "random" => Some(TieBreak::Random),
+            "lowest-name" => Some(TieBreak::LowestName),
+            _ => None,
+        }
+    }
 }
 
 impl Default for ProfileConfig {
@@ -23,12 +46,25 @@ impl Default for ProfileConfig {
             percentage_of_nodes_to_score: 0,
             plugins: registry::DEFAULT_PROFILE.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
             args: PluginArgs::default(),
+            tie_break: TieBreak::Random,
         }
     }
 }
 
 /// Names accepted by [`ProfileConfig::preset`], in documentation order (for error messages and `--help`).
-pub const PRESETS: &[&str] = &["default", "binpack", "random", "first-fit", "best-fit", "spread"];
+pub const PRESETS: &[&str] = &[
+    "default",
+    "binpack",
+    "random",
+    "first-fit",
+    "best-fit",
+    "spread",
+    "dot-prod",
+    "gpu-clustering",
+    "gpu-packing",
+    "gpu-best-fit",
+    "fgd",
+];
 
 impl ProfileConfig {
     /// A named profile:
@@ -40,6 +76,9 @@ impl ProfileConfig {
     ///   (preemption) and Bind plugins, with every default plugin's score weight set to 0 (so none of them
     ///   scores), the policy plugin alone scoring with weight 1, and `percentageOfNodesToScore` 100 so that
     ///   every feasible node is a candidate.
+    /// - `dot-prod`, `gpu-clustering`, `gpu-packing`, `gpu-best-fit`, `fgd`: the GPU-sharing policies of the FGD
+    ///   paper (the DotProd, GpuClustering, GpuPacking, GpuBestFit or FGD plugin), set up the same way. With
+    ///   `random` they are the paper's six policies.
     ///
     /// Built from [`registry::DEFAULT_PROFILE`], so plugins added there are part of every preset. `None` for
     /// names not in [`PRESETS`].
@@ -55,6 +94,11 @@ impl ProfileConfig {
             "first-fit" => "FirstFit",
             "best-fit" => "BestFit",
             "spread" => "Spread",
+            "dot-prod" => "DotProd",
+            "gpu-clustering" => "GpuClustering",
+            "gpu-packing" => "GpuPacking",
+            "gpu-best-fit" => "GpuBestFit",
+            "fgd" => "FGD",
             _ => return None,
         };
         let mut plugins: Vec<(String, i64)> =
@@ -68,6 +112,7 @@ impl ProfileConfig {
 pub struct Profile {
     pub scheduler_name: Str,
     pub percentage_of_nodes_to_score: u32,
+    pub tie_break: TieBreak,
     pub plugins: Vec<Box<dyn Plugin>>,
     pub pre_filter: Vec<usize>,
     pub filter: Vec<usize>,
@@ -96,6 +141,7 @@ impl Profile {
         let mut p = Profile {
             scheduler_name: Str::from(cfg.scheduler_name.as_str()),
             percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score,
+            tie_break: cfg.tie_break,
             plugins: Vec::new(),
             pre_filter: Vec::new(),
             filter: Vec::new(),
@@ -287,6 +333,11 @@ mod tests {
                 "first-fit" => "FirstFit",
                 "best-fit" => "BestFit",
                 "spread" => "Spread",
+                "dot-prod" => "DotProd",
+                "gpu-clustering" => "GpuClustering",
+                "gpu-packing" => "GpuPacking",
+                "gpu-best-fit" => "GpuBestFit",
+                "fgd" => "FGD",
                 other => panic!("untested preset {other}"),
             };
             assert_eq!(scoring, vec![(policy, 1)], "{name}");

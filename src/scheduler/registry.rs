@@ -41,6 +41,10 @@ pub const REGISTRY: &[Registration] = &[
     reg("NodeCost", |_| Box::new(node_cost::NodeCost)),
     // GPU-sharing policies of the FGD paper.
     reg("DotProd", |_| Box::new(dot_prod::DotProd)),
+    reg("GpuClustering", |_| Box::new(gpu_clustering::GpuClustering)),
+    reg("GpuPacking", |_| Box::new(gpu_packing::GpuPacking)),
+    reg("GpuBestFit", |_| Box::new(gpu_best_fit::GpuBestFit)),
+    reg("FGD", |a| Box::new(fgd::Fgd::new(&a.fgd.target))),
 ];
 
 /// Builds the plugin registered under `name`.

@@ -6,7 +6,7 @@ use super::Compiler;
 use crate::model::Labels;
 use crate::scenario::schema::{self, Sp};
 use crate::scheduler::args::{DefaultingType, ResourceSpec, ScoringStrategy, UtilizationShapePoint};
-use crate::scheduler::profile::{PRESETS, ProfileConfig};
+use crate::scheduler::profile::{PRESETS, ProfileConfig, TieBreak};
 use crate::scheduler::registry;
 
 /// Scoring strategies as spelled in a scenario.
@@ -20,6 +20,7 @@ impl Compiler<'_> {
             Some(p) => self.int_in(p, 0, 100, "percentage_of_nodes_to_score").map(|v| v as u32),
             None => None,
         };
+        let global_tie = sec.tie_break.as_ref().and_then(|t| self.tie_break(t));
         if sec.profiles.is_empty() {
             let mut p = match &sec.preset {
                 Some(name) => self.preset(name).unwrap_or_default(),
@@ -27,6 +28,9 @@ impl Compiler<'_> {
             };
             if let Some(pct) = global_pct {
                 p.percentage_of_nodes_to_score = pct;
+            }
+            if let Some(t) = global_tie {
+                p.tie_break = t;
             }
             if let Some(strategy) = &sec.scoring_strategy
                 && let Some(st) = self.strategy(strategy)
@@ -54,7 +58,7 @@ impl Compiler<'_> {
                 self.err::<()>(e.scheduler_name.span(), format!("two profiles are named {name:?}"));
                 continue;
             }
-            if let Some(p) = self.profile(e, global_pct) {
+            if let Some(p) = self.profile(e, global_pct, global_tie) {
                 out.push(ProfileConfig { scheduler_name: name.to_string(), ..p });
             }
         }
@@ -83,7 +87,20 @@ impl Compiler<'_> {
         }
     }
 
-    fn profile(&mut self, e: &schema::ProfileEntry, global_pct: Option<u32>) -> Option<ProfileConfig> {
+    fn tie_break(&mut self, v: &Sp<String>) -> Option<TieBreak> {
+        match TieBreak::parse(v.get_ref()) {
+            Some(t) => Some(t),
+            None => self
+                .err(v.span(), format!("unknown tie_break {:?}; expected \"random\" or \"lowest-name\"", v.get_ref())),
+        }
+    }
+
+    fn profile(
+        &mut self,
+        e: &schema::ProfileEntry,
+        global_pct: Option<u32>,
+        global_tie: Option<TieBreak>,
+    ) -> Option<ProfileConfig> {
         // An unknown preset is reported; the default profile stands in so later mistakes are reported too.
         let mut p = match &e.preset {
             Some(name) => self.preset(name).unwrap_or_default(),
@@ -94,6 +111,12 @@ impl Compiler<'_> {
         }
         if let Some(pct) = &e.percentage_of_nodes_to_score {
             p.percentage_of_nodes_to_score = self.int_in(pct, 0, 100, "percentage_of_nodes_to_score")? as u32;
+        }
+        if let Some(t) = global_tie {
+            p.tie_break = t;
+        }
+        if let Some(t) = &e.tie_break {
+            p.tie_break = self.tie_break(t)?;
         }
         for d in &e.disable {
             let name = d.get_ref();

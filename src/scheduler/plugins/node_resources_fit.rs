@@ -200,6 +200,9 @@ impl NodeResourcesFit {
 
     /// Whether the filter skips extended resource `name` (`ignoredResources`, `ignoredResourceGroups`).
     fn ignored(&self, name: &str) -> bool {
+        if self.args.ignored_resources.is_empty() && self.args.ignored_resource_groups.is_empty() {
+            return false;
+        }
         if !is_extended_resource_name(name) {
             return false;
         }

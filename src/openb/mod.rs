@@ -10,6 +10,11 @@
 //! 1000). A pod with several partial GPUs cannot be expressed (kubesim's shares are of ONE GPU) and is an error;
 //! no file of the trace has one. Errors name the file and line; nothing here panics on bad input.
 
+pub mod curve;
+pub mod experiment;
+pub mod output;
+pub mod plot;
+
 use crate::model::Str;
 use crate::model::gpu::{GPU_MILLI, GpuDemand, MAX_GPUS_PER_NODE, parse_gpu_spec};
 
