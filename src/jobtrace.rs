@@ -10,7 +10,9 @@
 
 use crate::dist::Dist;
 use crate::model::workload::JobStatus;
-use crate::model::{Container, Job, Labels, PodTemplate, Resources, RestartPolicy, RunModel, Str};
+use crate::model::{
+    Container, Job, Labels, PodTemplate, PreemptionPolicy, Resources, RestartPolicy, RunModel, Str,
+};
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
 
@@ -93,6 +95,9 @@ impl JobTraceSpec {
             labels: Labels::from_pairs([(Str::from("app"), name.clone())]),
             containers: vec![container],
             restart_policy: RestartPolicy::Never,
+            // Every trace pod has priority 0, so preemption could never find a victim for one; `Never` skips
+            // its dry run over every node (same placements; only the FailedScheduling message differs).
+            preemption_policy: PreemptionPolicy::Never,
             run: RunModel::For(Dist::Fixed(t.run)),
             ..PodTemplate::default()
         };
