@@ -126,7 +126,10 @@ pub fn parse(text: &str) -> Result<Vec<BatchTask>, TraceError> {
             // Hundredths of a core; the trace writes whole numbers, sometimes as "50.0".
             let v: f64 = cpu.parse().map_err(|_| err(c, format!("plan_cpu {cpu:?}: expected hundredths of a core")))?;
             if !(v.is_finite() && v > 0.0 && v <= 1e6 && v.fract() == 0.0) {
-                return Err(err(c, format!("plan_cpu {cpu:?}: expected a whole number of hundredths of a core, 1 to 1000000")));
+                return Err(err(
+                    c,
+                    format!("plan_cpu {cpu:?}: expected a whole number of hundredths of a core, 1 to 1000000"),
+                ));
             }
             Some(v as u32)
         };

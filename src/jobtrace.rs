@@ -10,9 +10,7 @@
 
 use crate::dist::Dist;
 use crate::model::workload::JobStatus;
-use crate::model::{
-    Container, Job, Labels, PodTemplate, PreemptionPolicy, Resources, RestartPolicy, RunModel, Str,
-};
+use crate::model::{Container, Job, Labels, PodTemplate, PreemptionPolicy, Resources, RestartPolicy, RunModel, Str};
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
 

@@ -61,7 +61,7 @@ fn finished_pods_are_streamed_away_and_everything_completes() {
     let mut n = 0u64;
     while sim.step() {
         n += 1;
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             let pods = &sim.api.etcd.pods;
             peak_pods = peak_pods.max(pods.len());
             peak_terminal = peak_terminal.max(pods.iter().filter(|(_, r)| r.state.phase.is_terminal()).count());
@@ -121,10 +121,7 @@ fn requests_run_times_and_statuses_follow_the_documented_model() {
     assert_eq!((b.at.micros(), b.run.micros(), b.instances, b.cpu_millis), (10_000_000, 30_000_000, 3, 2500));
     // 0.069 of a machine whose memory is 0.69 on the trace's scale: a tenth of the pool's 69Gi.
     assert_eq!(b.memory_bytes, ((69u64 << 30).div_ceil(10)) as i64);
-    assert_eq!(
-        (t.skipped.status, t.skipped.no_span, t.skipped.no_instances, t.skipped.missing_requests),
-        (1, 1, 1, 0)
-    );
+    assert_eq!((t.skipped.status, t.skipped.no_span, t.skipped.no_instances, t.skipped.missing_requests), (1, 1, 1, 0));
     let sc = with_trace("waiting", "statuses = [\"Waiting\"]\nmissing_requests = \"skip\"", trace).expect("compiles");
     assert_eq!(sc.config.workloads.job_traces[0].tasks.len(), 1);
     let sc = with_trace("skip", "missing_requests = \"skip\"", trace).expect("compiles");

@@ -113,10 +113,8 @@ impl Compiler<'_> {
         let shown = path.display().to_string();
         let text = match std::fs::metadata(&path) {
             Ok(m) if m.len() > MAX_TRACE_BYTES => {
-                return self.err(
-                    e.path.span(),
-                    format!("trace {shown} is {} bytes; the limit is {MAX_TRACE_BYTES}", m.len()),
-                );
+                return self
+                    .err(e.path.span(), format!("trace {shown} is {} bytes; the limit is {MAX_TRACE_BYTES}", m.len()));
             }
             Ok(_) => std::fs::read_to_string(&path),
             Err(err) => Err(err),
