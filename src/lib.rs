@@ -59,6 +59,7 @@ macro_rules! say_part {
 }
 
 pub mod apiserver;
+pub mod batch2017;
 pub mod bench;
 pub mod check;
 pub mod cli;
@@ -69,6 +70,7 @@ pub mod etcd;
 pub mod faults;
 pub mod import;
 pub mod invariants;
+pub mod jobtrace;
 pub mod kubelet;
 pub mod metrics;
 pub mod model;

@@ -144,6 +144,7 @@ pub fn summarize(sim: &mut Sim) -> Summary {
         int(&format!("workload.{name}.pods_per_node_max_end"), sk.pods_per_node_max_end.max(0) as u64);
     }
     let unschedulable_reasons = m.unschedulable_reasons.clone();
+    crate::metrics::trace::summarize(sim, &mut metrics);
     let cfg = sim.config();
     Summary {
         scenario: cfg.name.clone(),
@@ -395,6 +396,12 @@ fn write_run(scenario: &Scenario, dir: &Path, opts: &RunOptions) -> Result<RunOu
     sim.rec.finish().map_err(io_err(&events_path))?;
     sim.sampler.finish().map_err(io_err(&timeseries_path))?;
     write_pods_csv(&sim, &dir.join("pods.csv"))?;
+    if !scenario.config.workloads.job_traces.is_empty() {
+        let path = dir.join("queueing_delay.csv");
+        let mut w = BufWriter::new(fs::File::create(&path).map_err(io_err(&path))?);
+        crate::metrics::trace::write_histogram(&sim.rec.metrics.trace, &mut w).map_err(io_err(&path))?;
+        io::Write::flush(&mut w).map_err(io_err(&path))?;
+    }
     let mut explain_lines = 0;
     if let Some(mut explainer) = sim.scheduler.take_explain() {
         explain_lines = explainer.lines;

@@ -175,6 +175,10 @@ impl Sim {
         deployments.sort();
         deployments.dedup();
         sim.rec.metrics.nodes.deployments = deployments;
+        sim.rec.metrics.pod_log.disabled = !sim.cfg.output.pods;
+        if !sim.cfg.workloads.job_traces.is_empty() {
+            sim.rec.metrics.trace.base = sim.cfg.workloads.trace_base();
+        }
         sim.boot();
         Ok(sim)
     }

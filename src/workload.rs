@@ -115,6 +115,15 @@ pub struct Workloads {
     pub actions: Vec<ActionSpec>,
     /// PodDisruptionBudgets, created at the start.
     pub pdbs: Vec<crate::model::PodDisruptionBudget>,
+    /// Batch traces replayed as Jobs (`[[job_traces]]`); their tasks' workload indices follow the DaemonSets'.
+    pub job_traces: Vec<crate::jobtrace::JobTraceSpec>,
+}
+
+impl Workloads {
+    /// The workload index of the first trace task: pods whose `rng_key >> 40` is at least this belong to a trace.
+    pub fn trace_base(&self) -> u32 {
+        (self.deployments.len() + self.jobs.len() + self.arrivals.len() + self.daemonsets.len()) as u32
+    }
 }
 
 /// Driver events.
@@ -127,6 +136,8 @@ pub enum DriverEvent {
     CreateDaemonSet(u32),
     /// Retry an eviction refused by a disruption budget (drain number, pod).
     RetryEviction(u32, PodId),
+    /// Create the Job of the next task of job trace `i`.
+    TraceTask(u32),
 }
 
 pub struct Driver {
@@ -139,6 +150,8 @@ pub struct Driver {
     /// in flight. Without this an uncordon could overtake a cordon that the client is still retrying (the
     /// apiserver was down) and leave the node cordoned.
     cordons: Vec<(NodeId, std::collections::VecDeque<bool>)>,
+    /// Per job trace: the next task to create, and the workload index of its first task.
+    trace_cursors: Vec<(usize, u32)>,
 }
 
 /// How often `kubectl drain` retries an eviction refused by a disruption budget.
@@ -149,7 +162,17 @@ impl Driver {
         let arrival_rngs =
             (0..workloads.arrivals.len()).map(|i| SimRng::keyed(seed, Stream::Arrivals, i as u64)).collect();
         let arrival_counts = vec![0; workloads.arrivals.len()];
-        Driver { workloads, arrival_rngs, arrival_counts, drains: Vec::new(), cordons: Vec::new() }
+        let mut base = workloads.trace_base();
+        let trace_cursors = workloads
+            .job_traces
+            .iter()
+            .map(|t| {
+                let first = base;
+                base = base.saturating_add(t.tasks.len() as u32);
+                (0, first)
+            })
+            .collect();
+        Driver { workloads, arrival_rngs, arrival_counts, drains: Vec::new(), cordons: Vec::new(), trace_cursors }
     }
 
     /// True when the last drain of `node` had every eviction accepted (or none was started).
@@ -234,6 +257,11 @@ impl Driver {
         for (i, a) in self.workloads.actions.iter().enumerate() {
             ctx.queue.push(a.at, Event::Driver(DriverEvent::Action(i as u32)));
         }
+        for (i, t) in self.workloads.job_traces.iter().enumerate() {
+            if let Some(task) = t.tasks.first() {
+                ctx.queue.push(task.at, Event::Driver(DriverEvent::TraceTask(i as u32)));
+            }
+        }
         for i in 0..self.workloads.arrivals.len() {
             let start = self.workloads.arrivals[i].start;
             let first = start.add(self.interarrival(i));
@@ -265,6 +293,10 @@ impl Driver {
             DriverEvent::CreateJob(i) => w.deployments.len() as u32 + i,
             DriverEvent::Arrival(i) => (w.deployments.len() + w.jobs.len()) as u32 + i,
             DriverEvent::CreateDaemonSet(i) => (w.deployments.len() + w.jobs.len() + w.arrivals.len()) as u32 + i,
+            DriverEvent::TraceTask(i) => {
+                let (next, first) = self.trace_cursors[i as usize];
+                first.saturating_add(next as u32)
+            }
             DriverEvent::Action(_) | DriverEvent::RetryEviction(..) => u32::MAX,
         }
     }
@@ -328,6 +360,17 @@ impl Driver {
                 ActionKind::Cordon { node, unschedulable } => self.cordon(node, unschedulable, ctx),
                 ActionKind::Drain { node } => self.drain(node, ctx),
             },
+            DriverEvent::TraceTask(i) => {
+                let trace = &self.workloads.job_traces[i as usize];
+                let cursor = &mut self.trace_cursors[i as usize].0;
+                let Some(job) = trace.job(*cursor, workload_index, ctx.now) else { return };
+                ctx.rec.metrics.trace.submitted(&trace.tasks[*cursor]);
+                *cursor += 1;
+                if let Some(next) = trace.tasks.get(*cursor) {
+                    ctx.queue.push(next.at.max(ctx.now), Event::Driver(DriverEvent::TraceTask(i)));
+                }
+                ctx.api.submit(Client::User, Request::CreateJob(Box::new(job)), false, ctx.now, ctx.queue);
+            }
             DriverEvent::RetryEviction(drain, pod) => {
                 ctx.api.submit_tagged(Client::User, Request::EvictPod { pod }, u64::from(drain), ctx.now, ctx.queue);
             }

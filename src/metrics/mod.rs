@@ -12,6 +12,7 @@ pub mod nodes;
 pub mod pods;
 pub mod recovery;
 pub mod sample;
+pub mod trace;
 
 use crate::etcd::{Change, Op};
 use crate::model::{Node, NodeId, PodPhase, PodSpec, PodState};
@@ -125,6 +126,8 @@ pub struct Collector {
     pub pod_log: pods::PodLog,
     /// Degraded workloads and faults (time to recovery).
     pub recovery: recovery::Recovery,
+    /// Batch trace replay: work completed and queueing delays of the trace's pods.
+    pub trace: trace::TraceMetrics,
 }
 
 impl Collector {
@@ -146,6 +149,9 @@ impl Collector {
         self.startup_latency_us.push(now.since(spec.created).micros());
         self.pods_running += 1;
         self.pod_log.phase(spec, PodPhase::Running, now);
+        if self.trace.owns(spec) {
+            self.trace.running(spec, now);
+        }
     }
 
     /// A pod reached a terminal phase; `old` is its state before the transition.
@@ -155,6 +161,9 @@ impl Collector {
         }
         self.leave(spec, old, now);
         self.pod_log.phase(spec, phase, now);
+        if self.trace.owns(spec) {
+            self.trace.finished(spec, phase);
+        }
     }
 
     /// A pod object was removed; `last` is its final state.

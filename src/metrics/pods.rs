@@ -32,6 +32,9 @@ struct PodLife {
 pub struct PodLog {
     lives: Vec<PodLife>,
     by_uid: FxHashMap<u64, u32>,
+    /// `[output] pods = false`: nothing is kept (a trace replay of millions of pods), `pods.csv` has only its
+    /// header.
+    pub disabled: bool,
 }
 
 impl PodLog {
@@ -41,6 +44,9 @@ impl PodLog {
     }
 
     pub fn created(&mut self, spec: &PodSpec) {
+        if self.disabled {
+            return;
+        }
         self.by_uid.insert(spec.uid, self.lives.len() as u32);
         self.lives.push(PodLife {
             name: spec.name.clone(),

@@ -31,6 +31,9 @@ pub struct OutputConfig {
     pub reference_pod: Amounts,
     /// Write `placements.csv` (one row per sample, node and workload).
     pub placements: bool,
+    /// Keep every pod's timestamps for `pods.csv` (about 100 bytes per pod ever created); `false` leaves the
+    /// file with only its header.
+    pub pods: bool,
 }
 
 impl OutputConfig {

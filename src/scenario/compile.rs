@@ -32,6 +32,7 @@ mod checks;
 mod constraints;
 mod faults;
 mod openb;
+mod job_traces;
 mod output;
 mod profiles;
 
@@ -1251,6 +1252,7 @@ impl<'a> Compiler<'a> {
         let mut workloads = self.workloads(&file.workloads, run, &profiles, &classes);
         workloads.actions = self.actions(&file.actions, &workloads, &pools, run);
         workloads.pdbs = self.pdbs(&file.pdbs);
+        workloads.job_traces = self.job_traces(&file.job_traces, &pools, run);
         let mut faults = self.faults(&file.faults, &pools, &workloads, run);
         faults.extend(self.fault_traces(&file.fault_traces, &pools, run));
         let duration = duration.unwrap_or(SimDuration::from_secs(1));

@@ -67,6 +67,9 @@ pub struct File {
     /// Fault timelines replayed from trace files.
     #[serde(default)]
     pub fault_traces: Vec<Sp<FaultTraceEntry>>,
+    /// Batch traces replayed as Jobs.
+    #[serde(default)]
+    pub job_traces: Vec<Sp<JobTraceEntry>>,
     #[serde(default)]
     pub actions: Vec<Sp<ActionEntry>>,
     #[serde(default)]
@@ -91,6 +94,9 @@ pub struct OutputSection {
     /// Write `placements.csv` (default true).
     #[serde(default)]
     pub placements: Option<bool>,
+    /// Keep every pod's timestamps for `pods.csv` (default true; false leaves only the header).
+    #[serde(default)]
+    pub pods: Option<bool>,
     /// The pod shape fragmentation is measured against (default: the most common workload pod shape).
     #[serde(default)]
     pub reference_pod: Option<Sp<BTreeMap<String, Sp<QuantityText>>>>,
@@ -815,6 +821,36 @@ pub struct FaultTraceEntry {
     /// Overrides of the verb each event detail becomes, e.g. `{ disk_full = "drain" }`.
     #[serde(default)]
     pub verbs: BTreeMap<String, Sp<String>>,
+}
+
+/// `[[job_traces]]`: a batch trace's tasks replayed as Jobs (README "Batch trace replay").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobTraceEntry {
+    /// The trace format: `"alibaba-2017"` (`batch_task.csv`).
+    pub format: Sp<String>,
+    /// The trace file, relative to the scenario file.
+    pub path: Sp<String>,
+    /// The node pool whose machines the trace's normalised memory refers to (a machine is 0.69).
+    pub pool: Sp<String>,
+    /// Namespace of the Jobs (default "default").
+    #[serde(default)]
+    pub namespace: Option<Sp<String>>,
+    /// The trace second that becomes time 0 (tasks created earlier are created at 0).
+    #[serde(default)]
+    pub offset: Option<Sp<String>>,
+    /// The task statuses replayed (default Terminated, Failed, Running).
+    #[serde(default)]
+    pub statuses: Option<Sp<Vec<Sp<String>>>>,
+    /// Tasks with empty requests: "median" (default) or "skip".
+    #[serde(default)]
+    pub missing_requests: Option<Sp<String>>,
+    /// Each instance runs this fraction of its task's span (default 1).
+    #[serde(default)]
+    pub run_fraction: Option<Sp<f64>>,
+    /// The Jobs' `backoffLimit` (default 6).
+    #[serde(default)]
+    pub backoff_limit: Option<Sp<i64>>,
 }
 
 /// A duration (`"30m"`) or a distribution table (`{ dist = "exponential", mean = "1h" }`).

@@ -45,6 +45,7 @@ impl Compiler<'_> {
         }
         reject(self, file.faults.first().map(|e| e.span()), "[[faults]]");
         reject(self, file.fault_traces.first().map(|e| e.span()), "[[fault_traces]]");
+        reject(self, file.job_traces.first().map(|e| e.span()), "[[job_traces]]");
         reject(self, file.actions.first().map(|e| e.span()), "[[actions]]");
         reject(self, file.priority_classes.first().map(|e| e.span()), "[[priority_classes]]");
         reject(self, file.pdbs.first().map(|e| e.span()), "[[pdbs]]");
@@ -103,6 +104,7 @@ impl Compiler<'_> {
                 sample_interval: SimDuration::from_secs(1),
                 reference_pod: Default::default(),
                 placements: false,
+                pods: false,
             },
         })
     }

@@ -23,6 +23,7 @@ impl Compiler<'_> {
             sample_interval: OutputConfig::default_interval(duration),
             reference_pod: default_reference_pod(workloads),
             placements: true,
+            pods: true,
         };
         let Some(section) = section else { return cfg };
         let o = section.get_ref();
@@ -45,6 +46,9 @@ impl Compiler<'_> {
         }
         if let Some(p) = o.placements {
             cfg.placements = p;
+        }
+        if let Some(p) = o.pods {
+            cfg.pods = p;
         }
         if let Some(r) = &o.reference_pod {
             let (res, _, _) = self.resources(r.get_ref());
