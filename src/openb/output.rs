@@ -3,8 +3,9 @@
 
 use super::curve::{Point, curve};
 use super::experiment::{Experiment, RunResult};
-use super::plot::{CurveSeries, plot_curves};
+use super::plot::{CurvePlot, CurveSeries, plot_curves};
 use crate::run::{Summary, VERSION};
+use plotters::chart::SeriesLabelPosition;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -137,22 +138,12 @@ pub fn write_run(dir: &Path, name: &str, seed: u64, e: &Experiment, r: &RunResul
             points: points.iter().map(|p| (f64::from(p.arrived_pct), f(p), f(p), f(p))).collect(),
         }]
     };
-    plot_curves(
-        &plots,
-        "openb_allocation",
-        &format!("{name}: GPU allocation (seed {seed})"),
-        "allocated GPUs (% of all)",
-        &one(|p| p.gpu_alloc_pct),
-        true,
-    )?;
-    plot_curves(
-        &plots,
-        "openb_fragmentation",
-        &format!("{name}: GPU fragmentation (seed {seed})"),
-        "fragmented GPUs (% of all)",
-        &one(|p| p.gpu_frag_pct),
-        false,
-    )?;
+    let alloc = one(|p| p.gpu_alloc_pct);
+    let frag = one(|p| p.gpu_frag_pct);
+    let title = format!("{name}: GPU allocation (seed {seed})");
+    plot_curves(&plots, "openb_allocation", &allocation_plot(&title, &alloc, 0.0))?;
+    let title = format!("{name}: GPU fragmentation (seed {seed})");
+    plot_curves(&plots, "openb_fragmentation", &fragmentation_plot(&title, &frag))?;
     Ok(summary)
 }
 
@@ -187,4 +178,28 @@ pub fn terminal_report(s: &Summary, wall_s: f64, out: Option<&Path>) -> String {
         text += &format!("  wrote {}/ (summary.json, openb_curve.csv, openb_pods.csv, plots/)\n", dir.display());
     }
     text
+}
+
+/// The allocation figure (from `x_from` percent arrived).
+pub fn allocation_plot<'a>(title: &'a str, series: &'a [CurveSeries], x_from: f64) -> CurvePlot<'a> {
+    CurvePlot {
+        title,
+        y_desc: "allocated GPUs (% of all)",
+        series,
+        diagonal: true,
+        x_from,
+        legend: if x_from > 0.0 { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperLeft },
+    }
+}
+
+/// The fragmentation figure.
+pub fn fragmentation_plot<'a>(title: &'a str, series: &'a [CurveSeries]) -> CurvePlot<'a> {
+    CurvePlot {
+        title,
+        y_desc: "fragmented GPUs (% of all)",
+        series,
+        diagonal: false,
+        x_from: 0.0,
+        legend: SeriesLabelPosition::LowerLeft,
+    }
 }

@@ -18,6 +18,8 @@ pub struct RunRow {
     pub point: usize,
     pub seed: u64,
     pub metrics: BTreeMap<String, f64>,
+    /// An `[openb]` experiment's curve (empty for simulations).
+    pub curve: Vec<crate::openb::curve::Point>,
 }
 
 /// The summary's numeric metrics, rounded as they are written (so that a merge reads back the same values).
@@ -37,8 +39,14 @@ fn run_one(m: &Matrix, index: usize) -> Result<RunRow, String> {
     let file = point_file(&m.scenario_file, &p.label);
     let fail = |msg: String| format!("run {index} (point {:?}, seed {seed}): {msg}", p.label);
     let scenario = Scenario::compile(&p.text, &file, Some(seed)).map_err(|d| fail(d.to_string()))?;
+    if let Some(e) = &scenario.openb {
+        let r = crate::openb::experiment::run(e, seed).map_err(fail)?;
+        let curve = crate::openb::output::run_curve(e, &r);
+        let summary = crate::openb::output::summary(scenario.name(), seed, e, &r, &curve);
+        return Ok(RunRow { index, point, seed, metrics: numeric_metrics(&summary.metrics), curve });
+    }
     let outcome = crate::run::run_in_memory(&scenario, Some(seed)).map_err(fail)?;
-    Ok(RunRow { index, point, seed, metrics: numeric_metrics(&outcome.summary.metrics) })
+    Ok(RunRow { index, point, seed, metrics: numeric_metrics(&outcome.summary.metrics), curve: Vec::new() })
 }
 
 /// Runs `indices` (in that order) on `jobs` threads; the first failure in run order is returned.

@@ -79,7 +79,7 @@ fn read_rows(dir: &Path, design: &Design) -> Result<Vec<RunRow>, String> {
             let x: f64 = cell.parse().map_err(|_| at(col, format!("{cell:?} is not a number")))?;
             values.insert(name.clone(), x);
         }
-        rows.push(RunRow { index, point, seed, metrics: values });
+        rows.push(RunRow { index, point, seed, metrics: values, curve: Vec::new() });
     }
     Ok(rows)
 }
@@ -137,7 +137,8 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<(Design, Vec<RunRow>), String> {
                 dir.display()
             ));
         }
-        let rows = read_rows(dir, &design)?;
+        let mut rows = read_rows(dir, &design)?;
+        super::curves::read_into(dir, &mut rows)?;
         shards.push(ShardData { dir: dir.clone(), design, rows });
     }
     let Some(first) = shards.first() else { return Err("error: no shard directories given".into()) };

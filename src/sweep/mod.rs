@@ -13,6 +13,7 @@
 //! give the files an unsharded sweep writes.
 
 pub mod aggregate;
+pub mod curves;
 pub mod exec;
 pub mod matrix;
 pub mod merge;

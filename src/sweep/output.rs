@@ -17,7 +17,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Names a sweep output directory may hold; anything else makes kubesim refuse to replace it.
-pub const OUTPUT_ENTRIES: &[&str] = &["runs.csv", "aggregate.csv", "sweep.json", "plots"];
+pub const OUTPUT_ENTRIES: &[&str] =
+    &["runs.csv", "aggregate.csv", "sweep.json", "plots", "curves.csv", "curves_summary.csv"];
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("error: {}: {e}", path.display())
@@ -135,6 +136,11 @@ pub fn write_full(dir: &Path, design: &Design, rows: &[RunRow]) -> Result<usize,
     for m in &metrics {
         super::plot::plot_metric(&plots, design, rows, m)?;
     }
+    if super::curves::any(rows) {
+        write("curves.csv", Ok(super::curves::curves_csv(design, rows)))?;
+        write("curves_summary.csv", Ok(super::curves::summary_csv(design, rows)))?;
+        super::curves::plot(&plots, design, rows)?;
+    }
     Ok(metrics.len())
 }
 
@@ -145,6 +151,10 @@ pub fn write_shard(dir: &Path, design: &Design, rows: &[RunRow]) -> Result<(), S
         let path = dir.join(name);
         let text = text.map_err(|e| format!("error: {}: {e}", path.display()))?;
         fs::write(&path, text).map_err(io(&path))?;
+    }
+    if super::curves::any(rows) {
+        let path = dir.join("curves.csv");
+        fs::write(&path, super::curves::curves_csv(design, rows)).map_err(io(&path))?;
     }
     Ok(())
 }
