@@ -194,6 +194,10 @@ pub fn main() -> ExitCode {
             let mut failed = false;
             for f in &files {
                 match Scenario::load(f) {
+                    Ok(s) if s.openb.is_some() => {
+                        let e = s.openb.as_deref().map(|e| (e.nodes.len(), e.pods.len())).unwrap_or_default();
+                        say!("{}: ok (openb experiment: {} nodes, {} pods)", f.display(), e.0, e.1);
+                    }
                     Ok(s) => {
                         let nodes: usize = s.config.pools.iter().map(|p| p.count as usize).sum();
                         let w = &s.config.workloads;

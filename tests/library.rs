@@ -42,6 +42,7 @@ fn every_library_scenario_runs_with_invariants_holding() {
         "kubelet-partition",
         "etcd-slowdown",
         "alibaba-2017-failures",
+        "openb-default",
     ];
     for r in required {
         assert!(names.iter().any(|n| n == r), "scenario {r} is missing from scenarios/");
@@ -51,6 +52,12 @@ fn every_library_scenario_runs_with_invariants_holding() {
         assert!(text.starts_with(&format!("# {name}: ")), "{name}: the header comment names the scenario");
         assert!(text.contains("What it shows") && text.contains("What to look at"), "{name}: header sections");
         let scenario = load(name);
+        if scenario.openb.is_some() {
+            // An experiment, not a simulation: no events or invariants; it must run and report its curve.
+            let out = run_in_memory(&scenario, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(out.summary.metrics.contains_key("gpu_alloc_pct_at_100"), "{name}: no allocation at 100%");
+            continue;
+        }
         let mut sim = Sim::new(Arc::new(scenario.config), EventSink::Discard).expect("sim");
         let mut last = SimTime::ZERO;
         // Checking every invariant after every event is O(pods) each: check every event on small scenarios

@@ -23,8 +23,9 @@ pub fn run_curve(e: &Experiment, r: &RunResult) -> Vec<Point> {
     curve(&r.rows, r.total_gpus, max_pct(e))
 }
 
+/// A metric value, rounded to 6 decimals as every summary metric is.
 fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    serde_json::Number::from_f64(crate::sweep::exec::round(x)).map_or(Value::Null, Value::Number)
 }
 
 /// `summary.json` of a run. The headline metrics are the curve's values at 100% arrived demand (the paper's bar

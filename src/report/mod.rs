@@ -38,6 +38,16 @@ pub struct ReportFiles {
 
 /// Reads the outputs of the run in `dir` and writes `dir/report.html` and `dir/plots/*.{png,svg}`.
 pub fn write_report(dir: &Path) -> Result<ReportFiles, ReportError> {
+    let curve = dir.join("openb_curve.csv");
+    if curve.exists() {
+        return Err(ReportError::Input {
+            path: curve,
+            line: None,
+            message: "this is an [openb] experiment's directory: it has no time series to report on; its plots \
+                      are already in plots/ (openb_allocation, openb_fragmentation)"
+                .into(),
+        });
+    }
     let run = inputs::read_run(dir)?;
     let plots_dir = dir.join("plots");
     fs::create_dir_all(&plots_dir).map_err(write_err(&plots_dir))?;
