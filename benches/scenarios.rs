@@ -43,5 +43,23 @@ fn scenario_runs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scenario_runs);
+/// One openb experiment (the FGD paper's, `scenarios/openb-default.toml`: about 10,700 pods on 1,213 nodes) per
+/// policy; throughput is pods submitted per second. Target: under 0.5 s per run.
+fn openb_runs(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/openb-default.toml");
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let base = scenario.openb.clone().expect("an [openb] scenario");
+    let mut group = c.benchmark_group("openb");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
+    for preset in ["random", "gpu-packing", "fgd"] {
+        let mut e = (*base).clone();
+        e.profile = kubesim::scheduler::profile::ProfileConfig::preset(preset).expect("preset");
+        let pods = kubesim::openb::experiment::run(&e, 42).expect("run").rows.len() as u64;
+        group.throughput(Throughput::Elements(pods));
+        group.bench_function(preset, |b| b.iter(|| kubesim::openb::experiment::run(&e, 42).expect("run")));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scenario_runs, openb_runs);
 criterion_main!(benches);

@@ -251,3 +251,64 @@ fn bad_openb_input_is_reported_with_its_position() {
     }
     assert!(!std::path::Path::new(&t.path("out")).exists(), "nothing is written on bad input");
 }
+
+/// The committed comparison (`results/openb-policies/`) is what the code computes: FGD's seed-1 run reproduces
+/// its row of `runs.csv`.
+#[test]
+fn the_committed_comparison_is_reproducible() {
+    let t = TempDir::new("committed");
+    let out = t.path("fgd1");
+    ok(kubesim(&["run", "scenarios/openb-default.toml", "--seed", "1", "--out", &out]));
+    let runs =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/results/openb-policies/runs.csv")).unwrap_or_default();
+    let header: Vec<&str> = runs.lines().next().unwrap_or("").split(',').collect();
+    let row: Vec<&str> = runs
+        .lines()
+        .find(|l| l.contains(",policy=fgd,1,"))
+        .unwrap_or_else(|| panic!("no fgd seed-1 row in runs.csv"))
+        .split(',')
+        .collect();
+    for key in ["gpu_alloc_pct_at_100", "gpu_frag_pct_at_100", "pods_scheduled", "arrived_pct_first_failure"] {
+        let col = header.iter().position(|h| *h == key).unwrap_or_else(|| panic!("{key} column"));
+        let committed: f64 = row[col].parse().unwrap_or(f64::NAN);
+        assert_eq!(metric(&out, key), committed, "{key}");
+    }
+}
+
+/// In a simulated scenario FGD's target workload is the scenario's own workload, weighted by pod counts.
+#[test]
+fn fgd_in_a_simulation_targets_the_scenarios_workload() {
+    let text = r#"
+[scenario]
+name = "fgd-sim"
+duration = "10m"
+
+[scheduler]
+preset = "fgd"
+
+[[cluster.node_pools]]
+name = "gpu"
+count = 4
+cpu = "32"
+memory = "128Gi"
+gpus = 4
+gpu_model = "T4"
+
+[[workloads.deployments]]
+name = "shares"
+replicas = 24
+template = { requests = { cpu = "1", memory = "1Gi" }, gpu_milli = 250 }
+
+[[workloads.deployments]]
+name = "whole"
+replicas = 10
+template = { requests = { cpu = "2", memory = "1Gi", "nvidia.com/gpu" = "1" } }
+"#;
+    let sc = kubesim::scenario::Scenario::from_str(text, "fgd-sim.toml").unwrap_or_else(|e| panic!("{e}"));
+    let target = &sc.config.profiles[0].args.fgd.target;
+    assert_eq!(target.types.len(), 2);
+    assert_eq!(target.types[0].0, ty(1000, 1, 250));
+    assert!((target.types[0].1 - 24.0 / 34.0).abs() < 1e-12);
+    let out = kubesim::run::run_in_memory(&sc, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.summary.metrics.get("pods_unschedulable").and_then(|v| v.as_u64()), Some(0));
+}

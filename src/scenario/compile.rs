@@ -31,6 +31,7 @@ pub const POOL_LABEL: &str = "kubesim.io/pool";
 mod checks;
 mod constraints;
 mod faults;
+mod fgd_target;
 mod job_traces;
 mod openb;
 mod output;
@@ -1256,6 +1257,8 @@ impl<'a> Compiler<'a> {
         let mut faults = self.faults(&file.faults, &pools, &workloads, run);
         faults.extend(self.fault_traces(&file.fault_traces, &pools, run));
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
+        let mut profiles = profiles;
+        fgd_target::fill(&mut profiles, &workloads, &pools, duration);
         let output = self.output(file.output.as_ref(), duration, &workloads);
         if !self.errors.is_empty() {
             return None;

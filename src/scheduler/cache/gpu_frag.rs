@@ -36,11 +36,19 @@ impl TargetWorkload {
     /// milli, GPU count, then models), keeps the shortest prefix covering at least 95% of the pods, and
     /// renormalises their counts into probabilities. CPU-only pods are included, each pod counting 1.
     pub fn from_types(pods: impl IntoIterator<Item = TaskType>) -> TargetWorkload {
+        TargetWorkload::from_counts(pods.into_iter().map(|t| (t, 1)))
+    }
+
+    /// [`TargetWorkload::from_types`] from (type, number of pods) pairs.
+    pub fn from_counts(pods: impl IntoIterator<Item = (TaskType, u64)>) -> TargetWorkload {
         let mut counts: BTreeMap<TaskType, u64> = BTreeMap::new();
         let mut total = 0u64;
-        for t in pods {
-            *counts.entry(t).or_insert(0) += 1;
-            total += 1;
+        for (t, n) in pods {
+            if n == 0 {
+                continue;
+            }
+            *counts.entry(t).or_insert(0) += n;
+            total += n;
         }
         let mut sorted: Vec<(TaskType, u64)> = counts.into_iter().collect();
         sorted.sort_by(|(a, ca), (b, cb)| {

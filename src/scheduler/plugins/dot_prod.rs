@@ -7,8 +7,9 @@
 //! there is no normalisation. A small dot product means the pod lands where its dominant resource is scarce,
 //! which packs the cluster (a multi-dimensional best fit). Memory is not considered, as in the paper.
 //!
-//! Not a preset yet: enable it with the default plugins' weights at 0 (see README "GPUs"). Ties go to
-//! `selectHost`'s seeded uniform choice, where the authors' simulator takes the lowest node name.
+//! The `dot-prod` preset scores with it alone. Ties go to `selectHost`'s seeded uniform choice, or, with
+//! `tie_break = "lowest-name"` (as the openb experiment sets), to the lowest node name as in the authors'
+//! simulator. The GPU choice within the node is GpuShare's tightest fit.
 
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{CycleState, Plugin, PodCtx, Score};
