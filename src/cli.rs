@@ -136,6 +136,9 @@ enum Command {
         /// The scenario duration.
         #[arg(long, default_value = "1h")]
         duration: String,
+        /// Read an openb node list and pod list (CSV, in that order) instead of manifests.
+        #[arg(long)]
+        openb: bool,
     },
     /// Merge the shard directories of one sweep into the outputs an unsharded sweep writes.
     Merge {
@@ -262,8 +265,13 @@ pub fn main() -> ExitCode {
         }
         Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
         Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
-        Command::Import { manifests, out, name, duration } => {
-            crate::import::command(&manifests, out.as_deref(), &crate::import::Options { name, duration })
+        Command::Import { manifests, out, name, duration, openb } => {
+            let opts = crate::import::Options { name, duration };
+            if openb {
+                crate::import::openb_command(&manifests, out.as_deref(), &opts)
+            } else {
+                crate::import::command(&manifests, out.as_deref(), &opts)
+            }
         }
     }
 }

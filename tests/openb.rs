@@ -312,3 +312,34 @@ template = { requests = { cpu = "2", memory = "1Gi", "nvidia.com/gpu" = "1" } }
     let out = kubesim::run::run_in_memory(&sc, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.summary.metrics.get("pods_unschedulable").and_then(|v| v.as_u64()), Some(0));
 }
+
+/// `kubesim import --openb` turns the lists into a simulated scenario: identical nodes into pools, pod shapes
+/// into Deployments; it validates and runs through the whole control plane.
+#[test]
+fn import_openb_makes_a_simulated_scenario() {
+    let t = TempDir::new("import");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/data/openb");
+    let (nodes, pods) = (format!("{data}/openb_node_list_gpu_node.csv"), format!("{data}/openb_pod_list_default.csv"));
+    let file = t.path("sim.toml");
+    ok(kubesim(&["import", "--openb", &nodes, &pods, "--duration", "5m", "--out", &file]));
+    let text = fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(text.matches("[[cluster.node_pools]]").count(), 15);
+    assert_eq!(text.matches("[[workloads.deployments]]").count(), 151);
+    let sc = kubesim::scenario::Scenario::load(std::path::Path::new(&file)).unwrap_or_else(|e| panic!("{e}"));
+    let nodes_total: u32 = sc.config.pools.iter().map(|p| p.count).sum();
+    let replicas: i32 = sc.config.workloads.deployments.iter().map(|d| d.replicas).sum();
+    assert_eq!((nodes_total, replicas), (1213, 8152));
+    assert_eq!(
+        sc.config.pools.iter().map(|p| p.count * p.template.allocatable.scalar(GPU_RESOURCE) as u32).sum::<u32>(),
+        6212
+    );
+    // A corrupt row is reported with its file and line, exit 2, and nothing is written.
+    let bad = t.path("bad.csv");
+    fs::write(&bad, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,10,1,500\np1,-5,10,1,500\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = kubesim(&["import", "--openb", &nodes, &bad, "--out", &t.path("bad.toml")]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.csv:3:") && err.contains("cpu_milli"), "{err}");
+    assert!(!std::path::Path::new(&t.path("bad.toml")).exists());
+}

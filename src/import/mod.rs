@@ -218,6 +218,34 @@ fn yaml_error(file: &str, e: &serde_saphyr::Error) -> ImportError {
     }
 }
 
+/// `kubesim import --openb NODES PODS`: an openb node and pod list as a scenario (see [`crate::openb::scenario`]).
+pub fn openb_command(paths: &[PathBuf], out: Option<&Path>, opts: &Options) -> ExitCode {
+    let [nodes_path, pods_path] = paths else {
+        eprintln!("error: --openb takes two files: a node list and a pod list (CSV), in that order");
+        return ExitCode::from(2);
+    };
+    let read = |p: &PathBuf| read_file(p).map_err(|e| e.to_string());
+    let parsed = read(nodes_path)
+        .and_then(|t| crate::openb::parse_nodes(&t, &nodes_path.display().to_string()))
+        .and_then(|nodes| {
+            let t = read(pods_path)?;
+            crate::openb::parse_pods(&t, &pods_path.display().to_string()).map(|pods| (nodes, pods))
+        });
+    let (nodes, pods) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let name = opts.name.clone().unwrap_or_else(|| {
+        pods_path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_else(|| "openb".into())
+    });
+    let sources = format!("{} {}", nodes_path.display(), pods_path.display());
+    let toml = crate::openb::scenario::to_toml(&nodes, &pods, &name, &opts.duration, &sources);
+    finish(toml, out)
+}
+
 /// `kubesim import`: writes the scenario to `out` (atomically) or stdout, the warnings to stderr.
 /// Exit codes: 0 done, 1 the output could not be written, 2 bad input.
 pub fn command(paths: &[PathBuf], out: Option<&Path>, opts: &Options) -> ExitCode {
@@ -231,16 +259,21 @@ pub fn command(paths: &[PathBuf], out: Option<&Path>, opts: &Options) -> ExitCod
     for w in &imported.warnings {
         eprintln!("{w}");
     }
+    finish(imported.toml, out)
+}
+
+/// Validates the scenario text and writes it to `out` (atomically) or stdout.
+fn finish(toml: String, out: Option<&Path>) -> ExitCode {
     // The scenario compiler has the last word (a bad --duration, a label value Kubernetes accepted but kubesim
     // does not): the file is still written, to be edited, but the exit code says it does not validate yet.
     let shown = out.map(|p| p.display().to_string()).unwrap_or_else(|| "<stdout>".to_string());
-    let compiled = crate::scenario::Scenario::from_str(&imported.toml, &shown);
+    let compiled = crate::scenario::Scenario::from_str(&toml, &shown);
     let written = match out {
         None => {
-            say_part!("{}", imported.toml);
+            say_part!("{}", toml);
             Ok(())
         }
-        Some(path) => write_atomically(path, &imported.toml),
+        Some(path) => write_atomically(path, &toml),
     };
     if let Err(e) = written {
         eprintln!("error: {shown}: {e}");

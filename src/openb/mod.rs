@@ -14,6 +14,7 @@ pub mod curve;
 pub mod experiment;
 pub mod output;
 pub mod plot;
+pub mod scenario;
 
 use crate::model::Str;
 use crate::model::gpu::{GPU_MILLI, GpuDemand, MAX_GPUS_PER_NODE, parse_gpu_spec};
