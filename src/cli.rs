@@ -93,7 +93,8 @@ enum Command {
         /// Simulated duration of each run.
         #[arg(long, default_value = "1h")]
         duration: String,
-        /// Also write the table (with the machine and the command) to this Markdown file.
+        /// Also write the table (with the machine and the command) to this Markdown file, and its plot (wall
+        /// time and peak memory against pods) next to it as .svg and .png.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run one size in this process and print it as JSON (used by `bench` for each size).
@@ -492,6 +493,10 @@ fn bench_command(
         if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)) {
             let _ = std::fs::remove_file(&tmp);
             eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        if let Err(e) = crate::bench_plot::plot(&points, &path) {
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     }

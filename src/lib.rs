@@ -61,6 +61,7 @@ macro_rules! say_part {
 pub mod apiserver;
 pub mod batch2017;
 pub mod bench;
+pub mod bench_plot;
 pub mod check;
 pub mod cli;
 pub mod controllers;
