@@ -28,6 +28,9 @@ fn range(xs: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() { (1.0, 10.0) } else { (lo / 1.5, hi * 1.5) }
 }
 
+/// One panel: its area, caption, y axis and value.
+type Panel<'a, DB> = (&'a DrawingArea<DB, Shift>, &'static str, &'static str, fn(&Point) -> Option<f64>);
+
 /// Labels only the 1-2-5 steps of a log axis (plotters proposes every integer multiple of each decade).
 fn one_two_five(v: f64, f: impl Fn(f64) -> String) -> String {
     if v <= 0.0 {
@@ -44,7 +47,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, points: &[Point]) -> R
     for p in points {
         by_nodes.entry(p.nodes).or_default().push(p);
     }
-    let panels: [(&DrawingArea<DB, Shift>, &str, &str, fn(&Point) -> Option<f64>); 2] = [
+    let panels: [Panel<DB>; 2] = [
         (&left, "Wall time", "wall time (s)", |p| Some(p.wall_s.max(1e-4))),
         (&right, "Peak memory", "peak resident memory (MiB)", |p| {
             p.peak_rss_bytes.map(|b| b as f64 / (1 << 20) as f64)
