@@ -123,6 +123,9 @@ pub fn summarize(sim: &mut Sim) -> Summary {
     float("gpu_allocation_imbalance", per_sample(st.imbalance_sum[2], st.samples));
     float("cpu_fragmentation_mean", per_sample(st.fragmentation_sum[0], st.fragmentation_samples[0]));
     float("memory_fragmentation_mean", per_sample(st.fragmentation_sum[1], st.fragmentation_samples[1]));
+    if st.gpu_frag_samples > 0 {
+        float("gpu_fragmentation_mean", per_sample(st.gpu_frag_sum, st.gpu_frag_samples));
+    }
     let fault_recovery = m.recovery.results(end);
     let recovered: Vec<f64> = fault_recovery.iter().filter_map(|f| f.recovery_s).collect();
     float("fault_recovery_max_s", recovered.iter().copied().fold(0.0, f64::max));

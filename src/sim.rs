@@ -107,6 +107,9 @@ pub struct SimConfig {
     pub priority_classes: Vec<crate::apiserver::PriorityClass>,
     /// Sampling of `timeseries.csv` and `placements.csv`.
     pub output: OutputConfig,
+    /// The FGD fragmentation measure against the scenario's own workload, for `gpu_fragmentation_mean` (set when
+    /// the cluster has GPUs).
+    pub gpu_frag: Option<Arc<crate::scheduler::cache::gpu_frag::FragModel>>,
 }
 
 /// A running simulation.
@@ -305,7 +308,12 @@ impl Sim {
 
     /// Takes the samples due before `t` (or at `t` too, with `inclusive`: the end of the run).
     fn take_samples(&mut self, t: SimTime, inclusive: bool) {
-        let world = SampleWorld { nodes: &self.api.etcd.nodes, metrics: &self.rec.metrics, pools: &self.cfg.pools };
+        if t <= self.sampler.next() && !(inclusive && t == self.sampler.next()) {
+            return;
+        }
+        let gpu_frag = self.cfg.gpu_frag.as_deref().and_then(|m| gpu_fragmentation(m, self.scheduler.cache()));
+        let world =
+            SampleWorld { nodes: &self.api.etcd.nodes, metrics: &self.rec.metrics, pools: &self.cfg.pools, gpu_frag };
         self.sampler.take_until(t, inclusive, &world);
     }
 
@@ -388,4 +396,23 @@ impl Sim {
         let Sim { queue, api, rec, scheduler, now, registry, .. } = self;
         scheduler.restart(&mut Ctx { now: *now, queue, api, rec, images: &cfg.images, registry: *registry });
     }
+}
+
+/// The cluster's GPU fragmentation as the FGD paper measures it: Σ F(n) over the scheduler's nodes, as a share of
+/// their GPU milli. Per-GPU placement exists only in the scheduler's cache (no device plugin is modelled), so this
+/// is the scheduler's view; `None` when it knows no GPU (e.g. while it is down after a crash).
+fn gpu_fragmentation(
+    model: &crate::scheduler::cache::gpu_frag::FragModel,
+    cache: &crate::scheduler::cache::Cache,
+) -> Option<f64> {
+    let (mut frag, mut total) = (0.0, 0i64);
+    for n in cache.nodes() {
+        if n.gpus.count() == 0 {
+            continue;
+        }
+        total += n.gpus.count() as i64 * crate::model::gpu::GPU_MILLI;
+        frag +=
+            model.node_frag_milli(n.allocatable.cpu_millis - n.requested.cpu_millis, &n.gpus.free_milli, &n.gpus.model);
+    }
+    (total > 0).then(|| frag / total as f64)
 }

@@ -311,6 +311,15 @@ template = { requests = { cpu = "2", memory = "1Gi", "nvidia.com/gpu" = "1" } }
     assert!((target.types[0].1 - 24.0 / 34.0).abs() < 1e-12);
     let out = kubesim::run::run_in_memory(&sc, None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.summary.metrics.get("pods_unschedulable").and_then(|v| v.as_u64()), Some(0));
+    // Every GPU is full once all pods run, so the fragmentation (sampled over the run) is small but was not 0
+    // while the pods arrived; a cluster without GPUs has no such metric.
+    let frag = out.summary.metrics.get("gpu_fragmentation_mean").and_then(|v| v.as_f64()).unwrap_or(-1.0);
+    assert!((0.0..0.5).contains(&frag), "gpu_fragmentation_mean {frag}");
+    let cpu_only = text.replace("gpus = 4\ngpu_model = \"T4\"\n", "");
+    let cpu_only = cpu_only.replace(", gpu_milli = 250", "").replace(", \"nvidia.com/gpu\" = \"1\"", "");
+    let sc = kubesim::scenario::Scenario::from_str(&cpu_only, "cpu.toml").unwrap_or_else(|e| panic!("{e}"));
+    let out = kubesim::run::run_in_memory(&sc, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.summary.metrics.contains_key("gpu_fragmentation_mean"));
 }
 
 /// `kubesim import --openb` turns the lists into a simulated scenario: identical nodes into pools, pod shapes

@@ -76,6 +76,9 @@ pub struct SampleStats {
     pub fragmentation_sum: [f64; 2],
     /// Samples where the cluster had free capacity (denominators of the fragmentation means).
     pub fragmentation_samples: [u64; 2],
+    /// Sum over samples of the GPU fragmentation share, and the samples that had one.
+    pub gpu_frag_sum: f64,
+    pub gpu_frag_samples: u64,
     pub skew: BTreeMap<Str, SkewStat>,
 }
 
@@ -192,6 +195,10 @@ impl Sampler {
         let frag = fragmentation(&views, &self.cfg.reference_pod);
         let s = &mut self.stats;
         s.samples += 1;
+        if let Some(g) = world.gpu_frag {
+            s.gpu_frag_sum += g;
+            s.gpu_frag_samples += 1;
+        }
         for (sum, x) in s.imbalance_sum.iter_mut().zip(stdev) {
             *sum += x;
         }
@@ -306,6 +313,8 @@ pub struct SampleWorld<'a> {
     pub nodes: &'a [Option<Versioned<Node>>],
     pub metrics: &'a Collector,
     pub pools: &'a [NodePool],
+    /// The cluster's GPU fragmentation (FGD measure, share of GPU milli), when it has GPUs.
+    pub gpu_frag: Option<f64>,
 }
 
 impl<'a> SampleWorld<'a> {

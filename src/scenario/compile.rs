@@ -1259,6 +1259,12 @@ impl<'a> Compiler<'a> {
         let duration = duration.unwrap_or(SimDuration::from_secs(1));
         let mut profiles = profiles;
         fgd_target::fill(&mut profiles, &workloads, &pools, duration);
+        let gpu_frag =
+            pools.iter().any(|p| p.template.allocatable.scalar(crate::model::gpu::GPU_RESOURCE) > 0).then(|| {
+                Arc::new(crate::scheduler::cache::gpu_frag::FragModel::new(&fgd_target::of(
+                    &workloads, &pools, duration,
+                )))
+            });
         let output = self.output(file.output.as_ref(), duration, &workloads);
         if !self.errors.is_empty() {
             return None;
@@ -1275,6 +1281,7 @@ impl<'a> Compiler<'a> {
             faults,
             priority_classes: classes,
             output,
+            gpu_frag,
         })
     }
 }

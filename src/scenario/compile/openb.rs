@@ -106,6 +106,7 @@ impl Compiler<'_> {
                 placements: false,
                 pods: false,
             },
+            gpu_frag: None,
         })
     }
 
