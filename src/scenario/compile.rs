@@ -31,8 +31,8 @@ pub const POOL_LABEL: &str = "kubesim.io/pool";
 mod checks;
 mod constraints;
 mod faults;
-mod openb;
 mod job_traces;
+mod openb;
 mod output;
 mod profiles;
 
