@@ -757,6 +757,7 @@ impl Algorithm {
     ///
     /// `blanket` is the status of nodes without their own (all of them when `all` is set: a PreFilter
     /// rejection), else those outside a PreFilter narrowing.
+    #[allow(clippy::too_many_arguments)]
     fn fail(
         &mut self,
         profile_idx: usize,
