@@ -216,9 +216,17 @@ pub struct ImageState {
 }
 
 /// Nodes by id plus the upstream node-tree order.
-#[derive(Default)]
 pub struct Cache {
     nodes: Vec<Option<NodeInfo>>,
+    /// Per node index: the value of `clock` at the node's last change (its info, its pods or their state), so
+    /// that a verdict computed against an unchanged node can be reused ([`Cache::node_version`]).
+    versions: Vec<u64>,
+    /// Ticks at every change of any node, and of the node set.
+    clock: u64,
+    /// `clock` at the last node addition or removal (when [`Cache::order`] changed).
+    order_version: u64,
+    /// Distinguishes caches within a process: versions of one cache mean nothing for another.
+    epoch: u64,
     /// Zones in first-seen order, each with its nodes in insertion order.
     zones: Vec<(String, Vec<NodeId>)>,
     /// Round-robin interleaving of `zones` (upstream `nodeTree.list()`), rebuilt on add/remove.
@@ -238,6 +246,26 @@ pub struct Cache {
     prefer_no_schedule_nodes: usize,
 }
 
+impl Default for Cache {
+    fn default() -> Cache {
+        static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Cache {
+            nodes: Vec::new(),
+            versions: Vec::new(),
+            clock: 0,
+            order_version: 0,
+            epoch: EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            zones: Vec::new(),
+            order: Vec::new(),
+            by_name: BTreeMap::new(),
+            images: BTreeMap::new(),
+            image_ids: BTreeMap::new(),
+            topology: RefCell::new(TopologyIndex::default()),
+            prefer_no_schedule_nodes: 0,
+        }
+    }
+}
+
 fn has_prefer_no_schedule(node: &Node) -> bool {
     node.taints.iter().any(|t| t.effect == crate::model::TaintEffect::PreferNoSchedule)
 }
@@ -251,7 +279,33 @@ impl Cache {
     /// [`Cache::remove_pod`] and [`Cache::set_terminating`], and node objects through [`Cache::upsert_node`]:
     /// the topology index follows only those.
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut NodeInfo> {
+        self.touch(id);
         self.nodes.get_mut(id.index()).and_then(|n| n.as_mut())
+    }
+
+    /// Records a change of node `id` (see [`Cache::node_version`]).
+    fn touch(&mut self, id: NodeId) {
+        self.clock += 1;
+        if self.versions.len() <= id.index() {
+            self.versions.resize(id.index() + 1, 0);
+        }
+        self.versions[id.index()] = self.clock;
+    }
+
+    /// A number that changes whenever node `id`'s info changes: its node object, its pods, or their
+    /// terminating state. Equal versions of one cache ([`Cache::epoch`]) mean an unchanged node.
+    pub fn node_version(&self, id: NodeId) -> u64 {
+        self.versions.get(id.index()).copied().unwrap_or(0)
+    }
+
+    /// A number that changes whenever a node is added or removed (and so [`Cache::order`] may change).
+    pub fn order_version(&self) -> u64 {
+        self.order_version
+    }
+
+    /// This cache's identity within the process (versions of different caches are not comparable).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Nodes in scheduling order.
@@ -289,6 +343,7 @@ impl Cache {
 
     /// Adds or updates a node. Returns true if it was new.
     pub fn upsert_node(&mut self, id: NodeId, node: Arc<Node>) -> bool {
+        self.touch(id);
         if self.nodes.len() <= id.index() {
             self.nodes.resize_with(id.index() + 1, || None);
         }
@@ -325,6 +380,7 @@ impl Cache {
                     None => self.zones.push((key, vec![id])),
                 }
                 self.rebuild_order();
+                self.order_version = self.clock;
                 true
             }
         }
@@ -333,6 +389,8 @@ impl Cache {
     /// Removes a node (its pods stay in the pod map; the caller handles them).
     pub fn remove_node(&mut self, id: NodeId) -> Option<NodeInfo> {
         let info = self.nodes.get_mut(id.index())?.take()?;
+        self.touch(id);
+        self.order_version = self.clock;
         if self.by_name.get(&info.node.name) == Some(&id) {
             self.by_name.remove(&info.node.name);
         }
@@ -366,6 +424,7 @@ impl Cache {
         if self.node(node).is_none() {
             return false;
         }
+        self.touch(node);
         let topology = self.topology.get_mut();
         topology.register_pod_keys(&entry.spec, self.nodes.iter().flatten());
         topology.pod_added(node, &entry);
@@ -376,6 +435,7 @@ impl Cache {
     /// Takes a pod off a node; `None` if it was not there.
     pub fn remove_pod(&mut self, node: NodeId, id: PodId) -> Option<PodEntry> {
         let entry = self.nodes.get_mut(node.index())?.as_mut()?.remove_pod(id)?;
+        self.touch(node);
         self.topology.get_mut().pod_removed(node, &entry);
         Some(entry)
     }
@@ -396,6 +456,7 @@ impl Cache {
         if started {
             self.topology.get_mut().pod_terminating(node, &entry.spec);
         }
+        self.touch(node);
         started
     }
 

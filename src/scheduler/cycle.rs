@@ -21,7 +21,7 @@ use super::framework::{
     PreFilterResult, PreResult, Reason, Verdict, fit_error_message,
 };
 use super::profile::{MAX_PLUGINS, Profile, TieBreak, num_feasible_nodes_to_find};
-use crate::model::{NodeId, PodDisruptionBudget, PodId};
+use crate::model::{NodeId, PodDisruptionBudget, PodId, PodTemplate};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +31,8 @@ use std::sync::Arc;
 pub struct Nominator {
     /// By node index.
     by_node: Vec<Vec<PodEntry>>,
+    /// Nominations in all.
+    count: usize,
 }
 
 impl Nominator {
@@ -42,6 +44,12 @@ impl Nominator {
             self.by_node.resize_with(i + 1, Vec::new);
         }
         self.by_node[i].push(entry);
+        self.count += 1;
+    }
+
+    /// Whether no pod is nominated anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 
     /// Drops a pod's nomination; returns the node it was nominated to.
@@ -49,6 +57,7 @@ impl Nominator {
         for (i, list) in self.by_node.iter_mut().enumerate() {
             if let Some(k) = list.iter().position(|e| e.id == pod) {
                 list.remove(k);
+                self.count -= 1;
                 return Some(NodeId(i as u32));
             }
         }
@@ -106,6 +115,144 @@ pub struct Algorithm {
     why: Vec<Reason>,
     /// Skip the per-node reasons of a failure's message (a driver that never reads it; the decision is the same).
     pub terse_failures: bool,
+    /// Per-node verdicts of recently failed pod templates (see [`FailMemo`]), at most [`FAIL_MEMOS`].
+    memos: Vec<FailMemo>,
+    /// Ticks at every use of a memo (least recently used goes first).
+    memo_clock: u64,
+    /// The templates (pointer xor profile index) of recent attempts without a memo: a template seen again soon
+    /// gets one.
+    recent: [usize; 8],
+    recent_next: usize,
+}
+
+/// How many pod templates keep a [`FailMemo`].
+const FAIL_MEMOS: usize = 64;
+
+/// One node's verdict in a [`FailMemo`].
+#[derive(Clone, Copy, Default)]
+struct MemoNode {
+    /// The node's [`Cache::node_version`] when the verdict was computed; 0: none yet.
+    version: u64,
+    /// `None`: the node passed.
+    code: Option<Code>,
+    /// The rejecting plugin's index.
+    plugin: u8,
+    /// The node's reasons, an index into [`FailMemo::lists`].
+    list: u32,
+}
+
+/// The filter verdicts of one pod template on every node, kept current node by node.
+///
+/// A failed attempt costs a filter pass over every node and then, for the FailedScheduling message, one more
+/// with reasons. When every active filter is node-local ([`Filter::node_local`]), a node's verdict and reasons
+/// for a pod depend only on the pod's template and that node's info; so once a pod of a template has failed,
+/// the next attempt of a pod of the same template (its siblings in a Job or ReplicaSet, or itself again) only
+/// re-filters the nodes that changed since ([`Cache::node_version`]) and keeps the message's histogram up to date
+/// incrementally. If no node passes, the attempt fails exactly as the filter loop would have: same statuses in
+/// the same order, same rejecting plugins, same message, same (unchanged) round-robin start index. If some node
+/// passes, the ordinary filter loop runs. Only without nominated pods, PreFilter narrowing or a trace.
+struct FailMemo {
+    /// Held so the pointer identifying the template cannot be reused by another.
+    template: Arc<PodTemplate>,
+    profile: usize,
+    /// Active filter plugins (bit per plugin index): PreFilter skips depend on the pod only, but check anyway.
+    filters: u64,
+    epoch: u64,
+    order_version: u64,
+    last_use: u64,
+    nodes: Vec<MemoNode>,
+    /// Distinct reason lists and how many nodes have each.
+    lists: Vec<(Vec<Reason>, usize)>,
+    /// Rejected nodes per plugin.
+    by_plugin: [u32; MAX_PLUGINS],
+    passing: usize,
+    /// The histogram part of the message (`0/N nodes are available: ...`), while the lists have not changed.
+    message: Option<String>,
+}
+
+impl FailMemo {
+    fn clear(&mut self, epoch: u64, order_version: u64) {
+        self.epoch = epoch;
+        self.order_version = order_version;
+        self.nodes.clear();
+        self.lists.clear();
+        self.by_plugin = [0; MAX_PLUGINS];
+        self.passing = 0;
+        self.message = None;
+    }
+
+    /// Brings every node's verdict up to date with the cache, filtering the nodes that changed.
+    fn sync(&mut self, cache: &Cache, filters: &Filters, state: &CycleState, pod: &PodCtx, why: &mut Vec<Reason>) {
+        if self.epoch != cache.epoch() || self.order_version != cache.order_version() {
+            self.clear(cache.epoch(), cache.order_version());
+        }
+        for &id in cache.order() {
+            let version = cache.node_version(id);
+            let i = id.index();
+            if self.nodes.len() <= i {
+                self.nodes.resize(i + 1, MemoNode::default());
+            }
+            let old = self.nodes[i];
+            if old.version == version {
+                continue;
+            }
+            let Some(info) = cache.node(id) else { continue };
+            if old.version != 0 {
+                match old.code {
+                    None => self.passing -= 1,
+                    Some(_) => {
+                        self.lists[old.list as usize].1 -= 1;
+                        self.by_plugin[old.plugin as usize] -= 1;
+                    }
+                }
+            }
+            why.clear();
+            let (verdict, plugin) = filters.run_plain(state, pod, info, Some(why));
+            let entry = match verdict {
+                Verdict::Pass => {
+                    self.passing += 1;
+                    MemoNode { version, code: None, plugin: 0, list: 0 }
+                }
+                Verdict::Fail(code) => {
+                    let list = match self.lists.iter().position(|(l, _)| l == why) {
+                        Some(k) => k,
+                        None => {
+                            self.lists.push((why.clone(), 0));
+                            self.lists.len() - 1
+                        }
+                    };
+                    self.lists[list].1 += 1;
+                    self.by_plugin[plugin] += 1;
+                    MemoNode { version, code: Some(code), plugin: plugin as u8, list: list as u32 }
+                }
+            };
+            // The histogram changes unless the node had, and has, the same reasons.
+            let same_reasons = old.version != 0 && old.code.is_some() && entry.code.is_some() && old.list == entry.list;
+            if !same_reasons {
+                self.message = None;
+            }
+            self.nodes[i] = entry;
+        }
+    }
+
+    /// The rejecting plugins (bit per plugin index).
+    fn rejectors(&self) -> u64 {
+        self.by_plugin.iter().enumerate().filter(|(_, c)| **c > 0).fold(0, |m, (i, _)| m | 1 << i)
+    }
+
+    /// Upstream's FitError message for `n_all` nodes (all rejected).
+    fn message(&mut self, n_all: usize) -> &str {
+        let lists = &self.lists;
+        self.message.get_or_insert_with(|| {
+            let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
+            for (list, count) in lists.iter().filter(|(_, c)| *c > 0) {
+                for reason in list {
+                    *histogram.entry(reason.to_string()).or_insert(0) += count;
+                }
+            }
+            fit_error_message(n_all, histogram)
+        })
+    }
 }
 
 /// A profile's filters with their PreFilter skips, and the nominated pods: what preemption needs to try a
@@ -117,6 +264,10 @@ struct Filters<'a> {
     /// The filters PreFilter did not skip, in profile order with their plugin index, resolved once per cycle
     /// rather than per node (a profile holds at most `MAX_PLUGINS` plugins).
     active: [Option<(usize, &'a dyn Filter)>; MAX_PLUGINS],
+    /// The active filters' plugin indexes, as bits.
+    mask: u64,
+    /// Every active filter is [`Filter::node_local`].
+    node_local: bool,
 }
 
 impl<'a> Filters<'a> {
@@ -124,10 +275,13 @@ impl<'a> Filters<'a> {
         let mut active = [None; MAX_PLUGINS];
         let resolved =
             profile.filter.iter().filter(|&&i| !skip[i]).filter_map(|&i| Some((i, profile.plugins[i].as_filter()?)));
+        let (mut mask, mut node_local) = (0u64, true);
         for (slot, f) in active.iter_mut().zip(resolved) {
+            mask |= 1 << f.0;
+            node_local &= f.1.node_local();
             *slot = Some(f);
         }
-        Filters { profile, skip, nominator, active }
+        Filters { profile, skip, nominator, active, mask, node_local }
     }
 
     /// Every filter in order until the first rejection; returns the verdict and the rejecting plugin's index.
@@ -226,6 +380,10 @@ impl Algorithm {
             score_skip: Vec::new(),
             why: Vec::new(),
             terse_failures: false,
+            memos: Vec::new(),
+            memo_clock: 0,
+            recent: [0; 8],
+            recent_next: 0,
         }
     }
 
@@ -240,6 +398,8 @@ impl Algorithm {
         self.pdbs.clear();
         self.state = CycleState::default();
         self.next_start = 0;
+        self.memos.clear();
+        self.recent = [0; 8];
     }
 
     /// Runs one attempt for `pod` with its profile. `nominated` is the pod's `status.nominatedNodeName`.
@@ -338,7 +498,7 @@ impl Algorithm {
                 }
                 PreFilterResult::Reject(code, reason) => {
                     let blanket = Blanket { code, reason: reason.to_string() };
-                    return self.fail(profile_idx, pod, 1 << i, Some(blanket), true, trace);
+                    return self.fail(profile_idx, pod, 1 << i, Some(blanket), true, None, trace);
                 }
             }
         }
@@ -349,7 +509,7 @@ impl Algorithm {
                 format!("node(s) didn't satisfy plugin(s) [{}] simultaneously", narrowed_by.join(" "))
             };
             let blanket = Blanket { code: Code::UnschedulableAndUnresolvable, reason };
-            return self.fail(profile_idx, pod, narrowing_mask, Some(blanket), true, trace);
+            return self.fail(profile_idx, pod, narrowing_mask, Some(blanket), true, None, trace);
         }
 
         // ----- The nominated node first -----
@@ -371,15 +531,99 @@ impl Algorithm {
             }
         }
 
+        // ----- A failure known from an earlier pod of the same template (see `FailMemo`) -----
+        let memo_ok = narrowed_by.is_empty()
+            && nominated.is_none()
+            && self.nominator.is_empty()
+            && !self.terse_failures
+            && !profile.filter.is_empty()
+            && filters.node_local;
+        let filters_mask = filters.mask;
+        let mut memo_k = None;
+        if memo_ok && trace.is_none() {
+            let template = &pod.spec.template;
+            memo_k = self.memos.iter().position(|m| {
+                m.profile == profile_idx && m.filters == filters_mask && Arc::ptr_eq(&m.template, template)
+            });
+            if memo_k.is_none() {
+                // A template seen in one of the last few attempts gets a memo (a full filter pass once); a
+                // template seen once keeps the ordinary, shorter filter loop.
+                let key = Arc::as_ptr(template) as usize ^ profile_idx;
+                if self.recent.contains(&key) {
+                    memo_k = Some(memo_for(&mut self.memos, &mut self.memo_clock, profile_idx, template, filters_mask));
+                } else {
+                    self.recent[self.recent_next] = key;
+                    self.recent_next = (self.recent_next + 1) % self.recent.len();
+                }
+            }
+        }
+        let mut memo_filtered = false;
+        if let Some(k) = memo_k {
+            self.memo_clock += 1;
+            let memo = &mut self.memos[k];
+            memo.last_use = self.memo_clock;
+            memo.sync(&self.cache, &filters, &self.state, pod, &mut self.why);
+            if memo.passing > 0 {
+                // The filter loop, with the memo's verdicts for the pod's.
+                let order = self.cache.order();
+                let n = order.len();
+                let to_find =
+                    num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n, !profile.score.is_empty());
+                self.feasible.clear();
+                self.statuses.clear();
+                let start = self.next_start % n;
+                let mut processed = 0;
+                let mut idx = start;
+                for _ in 0..n {
+                    let node = order[idx];
+                    idx += 1;
+                    if idx == n {
+                        idx = 0;
+                    }
+                    processed += 1;
+                    match memo.nodes[node.index()].code {
+                        None => {
+                            self.feasible.push(node);
+                            if self.feasible.len() >= to_find {
+                                break;
+                            }
+                        }
+                        Some(code) => self.statuses.push(NodeStatus { node, code }),
+                    }
+                }
+                self.next_start = (start + processed) % n_all;
+                memo_filtered = true;
+            } else {
+                // The filter loop would visit every node from the start index and find none; the start index
+                // would come back to where it is.
+                let order = self.cache.order();
+                let start = self.next_start % order.len();
+                self.feasible.clear();
+                self.statuses.clear();
+                let (tail, head) = order.split_at(start);
+                for &node in head.iter().chain(tail) {
+                    let code = memo.nodes[node.index()].code.expect("no node passes");
+                    self.statuses.push(NodeStatus { node, code });
+                }
+                let rejectors = memo.rejectors();
+                let message = memo.message(n_all).to_owned();
+                return self.fail(profile_idx, pod, rejectors, None, false, Some(message), trace);
+            }
+        }
+
         // ----- The filter loop -----
         let order: &[NodeId] = if narrowed_by.is_empty() { self.cache.order() } else { &self.allowed };
         let n = order.len();
         let to_find = num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, n, !profile.score.is_empty());
-        self.feasible.clear();
-        self.statuses.clear();
+        if !memo_filtered {
+            self.feasible.clear();
+            self.statuses.clear();
+        }
         let start = self.next_start % n;
         let mut rejectors = 0u64;
-        if profile.filter.is_empty() {
+        if memo_filtered {
+            // Done above.
+        } else if profile.filter.is_empty() {
             // Upstream returns the first `to_find` nodes without touching the start index.
             self.feasible.extend((0..to_find.min(n)).map(|k| order[(start + k) % n]));
         } else {
@@ -422,7 +666,16 @@ impl Algorithm {
                 code: Code::UnschedulableAndUnresolvable,
                 reason: format!("node(s) didn't satisfy plugin(s) [{}]", narrowed_by.join(" ")),
             });
-            return self.fail(profile_idx, pod, rejectors | narrowing_mask, blanket, false, trace);
+            // Every node was rejected: remember their verdicts for the next pod of this template, and take the
+            // message from them (the same histogram as `fail` would count).
+            let message = memo_ok.then(|| {
+                let k = memo_for(&mut self.memos, &mut self.memo_clock, profile_idx, &pod.spec.template, filters_mask);
+                let filters = Filters::new(&self.profiles[profile_idx], &self.filter_skip, &self.nominator);
+                let memo = &mut self.memos[k];
+                memo.sync(&self.cache, &filters, &self.state, pod, &mut self.why);
+                memo.message(n_all).to_owned()
+            });
+            return self.fail(profile_idx, pod, rejectors | narrowing_mask, blanket, false, message, trace);
         }
         if self.feasible.len() == 1 {
             return Outcome::Feasible(self.feasible[0]);
@@ -504,6 +757,7 @@ impl Algorithm {
     ///
     /// `blanket` is the status of nodes without their own (all of them when `all` is set: a PreFilter
     /// rejection), else those outside a PreFilter narrowing.
+    #[allow(clippy::too_many_arguments)]
     fn fail(
         &mut self,
         profile_idx: usize,
@@ -511,13 +765,16 @@ impl Algorithm {
         rejectors: u64,
         blanket: Option<Blanket>,
         all: bool,
+        known_message: Option<String>,
         trace: Option<&mut AttemptTrace>,
     ) -> Outcome {
         let n_all = self.cache.len();
         let profile = &self.profiles[profile_idx];
         let filters = Filters::new(profile, &self.filter_skip, &self.nominator);
         let mut message;
-        if all {
+        if let Some(known) = known_message {
+            message = known;
+        } else if all {
             let b = blanket.as_ref().expect("a PreFilter rejection has a status");
             message = format!("0/{n_all} nodes are available: {}.", b.reason);
             self.statuses.clear();
@@ -601,6 +858,49 @@ impl Algorithm {
     pub fn order(&self) -> &[NodeId] {
         self.cache.order()
     }
+}
+
+/// The memo of `template` (created empty, replacing the least recently used one if need be), marked used.
+fn memo_for(
+    memos: &mut Vec<FailMemo>,
+    clock: &mut u64,
+    profile: usize,
+    template: &Arc<PodTemplate>,
+    filters: u64,
+) -> usize {
+    *clock += 1;
+    let found =
+        memos.iter().position(|m| m.profile == profile && m.filters == filters && Arc::ptr_eq(&m.template, template));
+    let k = match found {
+        Some(k) => k,
+        None if memos.len() < FAIL_MEMOS => {
+            memos.push(FailMemo {
+                template: template.clone(),
+                profile,
+                filters,
+                epoch: u64::MAX,
+                order_version: 0,
+                last_use: 0,
+                nodes: Vec::new(),
+                lists: Vec::new(),
+                by_plugin: [0; MAX_PLUGINS],
+                passing: 0,
+                message: None,
+            });
+            memos.len() - 1
+        }
+        None => {
+            let k = (0..memos.len()).min_by_key(|&k| memos[k].last_use).expect("memos are full");
+            let m = &mut memos[k];
+            m.template = template.clone();
+            m.profile = profile;
+            m.filters = filters;
+            m.clear(u64::MAX, 0);
+            k
+        }
+    };
+    memos[k].last_use = *clock;
+    k
 }
 
 fn prefilter_text(r: &PreFilterResult) -> String {

@@ -228,6 +228,13 @@ pub trait PreFilter {
 /// Filter: can the pod run on this node? Writes its reasons into `why` when asked.
 pub trait Filter {
     fn filter(&self, state: &CycleState, pod: &PodCtx, node: &NodeInfo, why: Option<&mut Vec<Reason>>) -> Verdict;
+    /// Whether the verdict and reasons depend on nothing but the pod's template, the one node's [`NodeInfo`]
+    /// and the plugin's configuration (not on other nodes, nor on cycle state computed from the cluster). When
+    /// every active filter of an attempt says so, the scheduler may reuse a verdict it computed for a pod of the
+    /// same template against the same, unchanged node (see `cycle::FailMemo`). Default: false.
+    fn node_local(&self) -> bool {
+        false
+    }
 }
 
 /// How a node fared in filtering: its code and the plugin that rejected it.

@@ -168,6 +168,10 @@ impl Filter for NodeAffinity {
         }
         Verdict::Fail(Code::UnschedulableAndUnresolvable)
     }
+    /// Reads only the pod's template and this node's info.
+    fn node_local(&self) -> bool {
+        true
+    }
 }
 
 impl PreScore for NodeAffinity {

@@ -36,6 +36,10 @@ impl Filter for NodeName {
             _ => Verdict::Pass,
         }
     }
+    /// Reads only the pod's template and this node's info.
+    fn node_local(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,10 @@ impl Filter for NodePorts {
         }
         Verdict::Fail(Code::Unschedulable)
     }
+    /// Reads only the pod's template and this node's info.
+    fn node_local(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

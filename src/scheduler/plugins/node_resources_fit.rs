@@ -364,6 +364,10 @@ impl Filter for NodeResourcesFit {
         let (alloc, pods) = (&node.allocatable, node.allocatable_pods);
         self.fits_request(req, alloc, &node.requested, node.pod_count(), pods, true, why)
     }
+    /// Reads only the pod's template and this node's info.
+    fn node_local(&self) -> bool {
+        true
+    }
 }
 
 impl PreScore for NodeResourcesFit {

@@ -55,6 +55,10 @@ impl Filter for NodeUnschedulable {
         }
         Verdict::Fail(Code::UnschedulableAndUnresolvable)
     }
+    /// Reads only the pod's template and this node's info.
+    fn node_local(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,10 @@ impl Filter for TaintToleration {
             }
         }
     }
+    /// Reads only the pod's template and this node's info.
+    fn node_local(&self) -> bool {
+        true
+    }
 }
 
 impl PreScore for TaintToleration {
