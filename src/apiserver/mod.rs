@@ -444,6 +444,11 @@ impl ApiServer {
     /// Sends a request. It leaves when the client's rate limiter allows, reaches the apiserver after the
     /// request latency and commits after etcd's write latency. With `notify`, the client receives a
     /// [`Response`] even on success.
+    /// Requests sent and not answered yet (waiting for a client's rate limiter, in transit or being retried).
+    pub fn requests_in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
     pub fn submit(&mut self, client: Client, request: Request, notify: bool, now: SimTime, q: &mut EventQueue<Event>) {
         self.send(client, request, notify, None, now, q);
     }

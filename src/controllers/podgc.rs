@@ -3,7 +3,12 @@
 //!
 //! 1. **gcTerminated**: if more terminated pods exist than `--terminated-pod-gc-threshold` (12,500), delete the
 //!    excess, evicted pods first, then the oldest, all at once (upstream: one goroutine each). This is also what
-//!    keeps a long run's memory bounded when bare pods finish and are never deleted.
+//!    keeps a long run's memory bounded when bare pods finish and are never deleted. Upstream's pass waits for
+//!    all those deletes (`wait.Wait()`), and `wait.Until` starts the 20 s period only when the pass returns: at
+//!    the controller's 20 QPS a large batch takes a while, and no pass runs meanwhile. kubesim does the same: while
+//!    deletes of a batch are in flight no pass runs, and the next one comes at the first pass of the grid at least
+//!    a period after the last answer. (Passes that resent the same deletes while the first ones waited for the
+//!    rate limiter once piled up requests without bound.)
 //! 2. **gcOrphaned**: pods bound to a node the node informer does not have. Each such node is put in quarantine
 //!    for 40 s (`quarantineTime`; upstream's delaying `nodeQueue`, which keeps an item's earliest time). The
 //!    first pass at or after the end of the quarantine checks with a GET that the node is really gone and deletes
@@ -51,6 +56,8 @@ pub struct PodGcController {
     orphans: VecDeque<(PodId, Step)>,
     /// The orphan whose request is in flight.
     busy: Option<(PodId, Step)>,
+    /// Deletes of the current gcTerminated batch still waiting for their answer.
+    terminated_in_flight: std::collections::BTreeSet<PodId>,
 }
 
 impl PodGcController {
@@ -63,6 +70,7 @@ impl PodGcController {
             quarantined: BTreeMap::new(),
             orphans: VecDeque::new(),
             busy: None,
+            terminated_in_flight: std::collections::BTreeSet::new(),
         }
     }
 
@@ -114,6 +122,10 @@ impl PodGcController {
             return;
         }
         self.next_pass = None;
+        if !self.terminated_in_flight.is_empty() {
+            // The previous pass is still waiting for its deletes; the last answer schedules the next pass.
+            return;
+        }
         if self.threshold > 0 && inf.terminal_pods > self.threshold {
             self.gc_terminated(inf, ctx);
         }
@@ -149,7 +161,8 @@ impl PodGcController {
         terminated.sort_unstable();
         for (_, _, pod) in terminated.into_iter().take(excess) {
             let req = Request::DeletePod { pod, grace: Some(SimDuration::ZERO), reason: PodReason::GarbageCollected };
-            ctx.api.submit(Client::Controller(Ctl::PodGc), req, false, ctx.now, ctx.queue);
+            self.terminated_in_flight.insert(pod);
+            ctx.api.submit_tagged(Client::Controller(Ctl::PodGc), req, tag_of(pod), ctx.now, ctx.queue);
         }
     }
 
@@ -229,6 +242,14 @@ impl PodGcController {
     /// failed patch (upstream returns the error) or the DELETE, the next orphan.
     pub fn on_response(&mut self, resp: Response, ctx: &mut Ctx) {
         let Some(pod) = key_of::<PodId>(resp.tag) else { return };
+        if self.terminated_in_flight.remove(&pod) {
+            if self.terminated_in_flight.is_empty() {
+                // The pass returns now; `wait.Until` sleeps a period before the next one.
+                let at = self.pass_at_or_after(ctx.now.add(self.period));
+                self.want_pass(at, ctx);
+            }
+            return;
+        }
         let Some((busy, step)) = self.busy else { return };
         if busy != pod {
             return;
