@@ -277,6 +277,12 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The files of a complete sweep's output, for the terminal.
+fn sweep_files(plotted: usize, curves: bool) -> String {
+    let curves = if curves { "curves.csv, curves_summary.csv, " } else { "" };
+    format!("runs.csv, aggregate.csv, {curves}sweep.json, plots/: {plotted} metrics")
+}
+
 fn sweep_command(
     path: &Path,
     jobs: Option<usize>,
@@ -348,14 +354,14 @@ fn sweep_command(
                     matrix.points.len(),
                     matrix.seeds.len(),
                 );
+                let curves = sweep::curves::any(&rows);
                 match shard {
-                    Some(_) => {
-                        say!("  wrote {}/ (runs.csv, sweep.json); combine the shards with kubesim merge", out.display())
-                    }
-                    None => say!(
-                        "  wrote {}/ (runs.csv, aggregate.csv, sweep.json, plots/: {plotted} metrics)",
-                        out.display()
+                    Some(_) => say!(
+                        "  wrote {}/ (runs.csv, {}sweep.json); combine the shards with kubesim merge",
+                        out.display(),
+                        if curves { "curves.csv, " } else { "" }
                     ),
+                    None => say!("  wrote {}/ ({})", out.display(), sweep_files(plotted, curves)),
                 }
             }
             ExitCode::SUCCESS
@@ -388,12 +394,13 @@ fn merge_command(shards: &[PathBuf], out: Option<PathBuf>, quiet: bool) -> ExitC
         Ok(plotted) => {
             if !quiet {
                 say!(
-                    "kubesim {}: merged {} shard(s) of sweep {} ({} runs)\n  wrote {}/ (runs.csv, aggregate.csv, sweep.json, plots/: {plotted} metrics)",
+                    "kubesim {}: merged {} shard(s) of sweep {} ({} runs)\n  wrote {}/ ({})",
                     run::VERSION,
                     shards.len(),
                     design.sweep,
                     rows.len(),
-                    out.display()
+                    out.display(),
+                    sweep_files(plotted, sweep::curves::any(&rows))
                 );
             }
             ExitCode::SUCCESS

@@ -24,6 +24,11 @@ pub const GPU_MILLI: i64 = 1000;
 /// Most GPUs one node may have (a pod's placement is a bitmask of GPU indices).
 pub const MAX_GPUS_PER_NODE: usize = 64;
 
+/// The largest node of the openb trace, in CPU millicores and GPU milli (128 cores, 8 GPUs): the fixed scale the
+/// FGD paper's baseline policies (DotProd, GpuBestFit, GpuClustering) divide by, as in the authors' source.
+pub const OPENB_MAX_NODE_CPU_MILLIS: i64 = 128_000;
+pub const OPENB_MAX_NODE_GPU_MILLI: i64 = 8 * GPU_MILLI;
+
 /// What a pod needs: `count` GPUs with `milli` free each (`count == 0`: no GPU).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GpuDemand {

@@ -30,6 +30,7 @@ pub const POOL_LABEL: &str = "kubesim.io/pool";
 
 mod checks;
 mod constraints;
+mod data_files;
 mod faults;
 mod fgd_target;
 mod job_traces;

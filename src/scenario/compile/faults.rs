@@ -438,42 +438,12 @@ impl Compiler<'_> {
                 }
             }
             let (Some(repair), Some(offset)) = (repair, offset) else { continue };
-            // The trace file, relative to the scenario file.
-            let base = std::path::Path::new(self.file).parent().unwrap_or(std::path::Path::new(""));
-            let path = base.join(e.path.get_ref());
-            let shown = path.display().to_string();
-            let text = match std::fs::metadata(&path) {
-                Ok(m) if m.len() > MAX_TRACE_BYTES => {
-                    self.err::<()>(
-                        e.path.span(),
-                        format!("trace {shown} is {} bytes; the limit is {MAX_TRACE_BYTES}", m.len()),
-                    );
-                    continue;
-                }
-                Ok(_) => std::fs::read_to_string(&path),
-                Err(err) => Err(err),
-            };
-            let text = match text {
-                Ok(text) => text,
-                Err(err) => {
-                    self.err::<()>(e.path.span(), format!("cannot read trace {shown}: {err}"));
-                    continue;
-                }
-            };
+            let Some((shown, text)) = self.read_data_file(&e.path, MAX_TRACE_BYTES, "trace", "") else { continue };
             let events = match alibaba2017::parse(&text) {
                 Ok(ev) => ev,
                 Err(err) => {
-                    // Point into the trace file itself.
-                    let line_start: usize = text.split_inclusive('\n').take(err.line - 1).map(str::len).sum();
-                    let row = text[line_start..].lines().next().unwrap_or("");
-                    let col_byte: usize = row.chars().take(err.column - 1).map(char::len_utf8).sum();
-                    let at = line_start + col_byte;
-                    self.errors.push(crate::scenario::diag::Diagnostic::at(
-                        &shown,
-                        &text,
-                        at..at + 1,
-                        format!("corrupt trace row: {}", err.message),
-                    ));
+                    let message = format!("corrupt trace row: {}", err.message);
+                    self.err_in_data_file(&shown, &text, err.line, err.column, message);
                     continue;
                 }
             };

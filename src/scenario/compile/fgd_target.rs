@@ -10,15 +10,6 @@ use crate::time::SimDuration;
 use crate::workload::{ArrivalProcess, Workloads};
 use std::sync::Arc;
 
-fn task_type(t: &crate::model::PodTemplate) -> TaskType {
-    let gpu = t.gpu_demand();
-    TaskType {
-        cpu_millis: t.requests.cpu_millis,
-        gpu,
-        gpu_spec: if gpu.is_none() { Vec::new() } else { t.gpu_spec.clone() },
-    }
-}
-
 /// The target workload of `w`.
 pub fn of(w: &Workloads, pools: &[NodePool], duration: SimDuration) -> TargetWorkload {
     let nodes: u64 = pools.iter().map(|p| u64::from(p.count)).sum();
@@ -31,14 +22,14 @@ pub fn of(w: &Workloads, pools: &[NodePool], duration: SimDuration) -> TargetWor
             ArrivalProcess::Uniform { interval } => window_s / interval.as_secs_f64().max(1e-9),
         };
         let n = a.max_pods.map_or(expected, |m| expected.min(m as f64)).round().max(1.0) as u64;
-        (task_type(&a.template), n)
+        (TaskType::of(&a.template), n)
     });
     TargetWorkload::from_counts(
         w.deployments
             .iter()
-            .map(|d| (task_type(&d.template), d.replicas.max(0) as u64))
-            .chain(w.jobs.iter().map(|j| (task_type(&j.template), j.completions.max(0) as u64)))
-            .chain(w.daemonsets.iter().map(|d| (task_type(&d.template), nodes)))
+            .map(|d| (TaskType::of(&d.template), d.replicas.max(0) as u64))
+            .chain(w.jobs.iter().map(|j| (TaskType::of(&j.template), j.completions.max(0) as u64)))
+            .chain(w.daemonsets.iter().map(|d| (TaskType::of(&d.template), nodes)))
             .chain(arrivals),
     )
 }

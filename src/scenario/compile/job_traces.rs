@@ -107,45 +107,20 @@ impl Compiler<'_> {
             None => 6,
         };
         let (namespace, offset) = (namespace?, offset?);
-        // The trace file, relative to the scenario file.
-        let base = std::path::Path::new(self.file).parent().unwrap_or(std::path::Path::new(""));
-        let path = base.join(e.path.get_ref());
-        let shown = path.display().to_string();
-        let text = match std::fs::metadata(&path) {
-            Ok(m) if m.len() > MAX_TRACE_BYTES => {
-                return self
-                    .err(e.path.span(), format!("trace {shown} is {} bytes; the limit is {MAX_TRACE_BYTES}", m.len()));
-            }
-            Ok(_) => std::fs::read_to_string(&path),
-            Err(err) => Err(err),
-        };
-        let text = match text {
-            Ok(text) => text,
-            Err(err) => {
-                return self.err(
-                    e.path.span(),
-                    format!(
-                        "cannot read trace {shown}: {err}; the Alibaba 2017 batch_task.csv is not shipped with \
-                         kubesim: get it from https://github.com/alibaba/clusterdata (cluster-trace-v2017) and put \
-                         it there (see the README, \"Batch trace replay\")"
-                    ),
-                );
-            }
-        };
+        let hint = "; the Alibaba 2017 batch_task.csv is not shipped with kubesim: get it from \
+                    https://github.com/alibaba/clusterdata (cluster-trace-v2017) and put it there (see the README, \
+                    \"Batch trace replay\")";
+        let (shown, text) = self.read_data_file(&e.path, MAX_TRACE_BYTES, "trace", hint)?;
         let tasks = match batch2017::parse(&text) {
             Ok(t) => t,
             Err(err) => {
-                // Point into the trace file itself.
-                let line_start: usize = text.split_inclusive('\n').take(err.line - 1).map(str::len).sum();
-                let row = text[line_start..].lines().next().unwrap_or("");
-                let col_byte: usize = row.chars().take(err.column - 1).map(char::len_utf8).sum();
-                let at = line_start + col_byte;
-                self.errors.push(crate::scenario::diag::Diagnostic::at(
+                self.err_in_data_file(
                     &shown,
                     &text,
-                    at..at + 1,
+                    err.line,
+                    err.column,
                     format!("corrupt trace row: {}", err.message),
-                ));
+                );
                 return None;
             }
         };

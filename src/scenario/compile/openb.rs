@@ -5,7 +5,6 @@
 use super::Compiler;
 use crate::openb::experiment::Experiment;
 use crate::openb::{OpenbNode, OpenbPod, parse_nodes, parse_pods};
-use crate::scenario::diag::Diagnostic;
 use crate::scenario::schema::{self, Sp};
 use crate::sim::SimConfig;
 use crate::time::SimDuration;
@@ -112,21 +111,7 @@ impl Compiler<'_> {
 
     /// Reads and parses a list named relative to the scenario file; a parse error points at the CSV line.
     fn openb_list<T>(&mut self, path: &Sp<String>, parse: fn(&str, &str) -> Result<Vec<T>, String>) -> Option<Vec<T>> {
-        let base = std::path::Path::new(self.file).parent().unwrap_or(std::path::Path::new(""));
-        let full = base.join(path.get_ref());
-        let shown = full.display().to_string();
-        let text = match std::fs::metadata(&full) {
-            Ok(m) if m.is_dir() => return self.err(path.span(), format!("{shown} is a directory, not a CSV file")),
-            Ok(m) if m.len() > MAX_LIST_BYTES => {
-                return self.err(path.span(), format!("{shown} is {} bytes; the limit is {MAX_LIST_BYTES}", m.len()));
-            }
-            Ok(_) => std::fs::read_to_string(&full),
-            Err(e) => Err(e),
-        };
-        let text = match text {
-            Ok(t) => t,
-            Err(e) => return self.err(path.span(), format!("cannot read {shown}: {e}")),
-        };
+        let (shown, text) = self.read_data_file(path, MAX_LIST_BYTES, "list", "")?;
         match parse(&text, &shown) {
             Ok(v) => Some(v),
             Err(msg) => {
@@ -136,8 +121,7 @@ impl Compiler<'_> {
                     Some((l, m)) if l.parse::<usize>().is_ok() => (l.parse::<usize>().unwrap_or(1), m.to_string()),
                     _ => (1, rest.to_string()),
                 };
-                let at: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-                self.errors.push(Diagnostic::at(&shown, &text, at..at, message));
+                self.err_in_data_file(&shown, &text, line, 1, message);
                 None
             }
         }

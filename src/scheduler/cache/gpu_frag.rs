@@ -22,6 +22,18 @@ pub struct TaskType {
     pub gpu_spec: Vec<Str>,
 }
 
+impl TaskType {
+    /// The task type of a pod template (GPU models only count for a pod that asks for a GPU).
+    pub fn of(t: &crate::model::PodTemplate) -> TaskType {
+        let gpu = t.gpu_demand();
+        TaskType {
+            cpu_millis: t.requests.cpu_millis,
+            gpu,
+            gpu_spec: if gpu.is_none() { Vec::new() } else { t.gpu_spec.clone() },
+        }
+    }
+}
+
 /// The target workload: task types with their probabilities (summing to 1).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetWorkload {

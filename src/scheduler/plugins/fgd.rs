@@ -57,13 +57,7 @@ impl Fgd {
 }
 
 fn task_type(pod: &PodCtx) -> TaskType {
-    let t = &pod.spec.template;
-    let gpu = t.gpu_demand();
-    TaskType {
-        cpu_millis: t.requests.cpu_millis,
-        gpu,
-        gpu_spec: if gpu.is_none() { Vec::new() } else { t.gpu_spec.clone() },
-    }
+    TaskType::of(&pod.spec.template)
 }
 
 fn cpu_left(node: &NodeInfo) -> i64 {

@@ -11,8 +11,8 @@
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{CycleState, Plugin, PodCtx, Score};
 
-const CPU_SCALE_MILLIS: f64 = 128_000.0;
-const GPU_SCALE_MILLI: f64 = 8_000.0;
+const CPU_SCALE_MILLIS: f64 = crate::model::gpu::OPENB_MAX_NODE_CPU_MILLIS as f64;
+const GPU_SCALE_MILLI: f64 = crate::model::gpu::OPENB_MAX_NODE_GPU_MILLI as f64;
 
 #[derive(Default)]
 pub struct GpuBestFit;

@@ -13,8 +13,7 @@ use crate::model::gpu::GpuDemand;
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{CycleState, Plugin, PodCtx, Score};
 
-/// Largest node of the openb trace, in GPU milli.
-const NODE_SCALE_MILLI: i64 = 8_000;
+const NODE_SCALE_MILLI: i64 = crate::model::gpu::OPENB_MAX_NODE_GPU_MILLI;
 
 #[derive(Default)]
 pub struct GpuClustering;
