@@ -175,14 +175,9 @@ impl JobController {
         }
         let (succeeded, failed, record) = (tally.succeeded, tally.failed, tally.backoff);
         let pods: &[PodId] = inf.pods_by_job.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
-        let (mut active, mut terminating, mut restarts) = (0i32, 0i32, 0u32);
-        for c in pods.iter().filter_map(|p| inf.pods.get(*p)) {
-            active += i32::from(c.state.is_active());
-            terminating += i32::from(c.state.deletion.is_some() && !c.state.phase.is_terminal());
-            if matches!(c.state.phase, PodPhase::Running | PodPhase::Pending) {
-                restarts = restarts.saturating_add(c.state.restart_count);
-            }
-        }
+        let counts = inf.counts_by_job.get(id).copied().unwrap_or_default();
+        let (mut active, mut terminating) = (counts.active, counts.terminating);
+        let restarts = u32::try_from(counts.restarts).unwrap_or(u32::MAX);
         let satisfied = self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now));
         if tally.target.is_none() && (failed > job.backoff_limit || past_backoff_limit_on_failure(job, restarts)) {
             tally.target = Some(JobCondition::Failed(JobFailReason::BackoffLimitExceeded));

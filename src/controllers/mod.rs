@@ -24,7 +24,7 @@ use crate::apiserver::{Ctl, Response};
 use crate::etcd::{Change, Op};
 use crate::model::{
     DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, Node, NodeId, OwnerRef, PdbId, PodDisruptionBudget,
-    PodId, PodSpec, PodState, ReplicaSet, ReplicaSetId,
+    PodId, PodPhase, PodSpec, PodState, ReplicaSet, ReplicaSetId,
 };
 use crate::sim::{Ctx, Event};
 use crate::time::{SimDuration, SimTime};
@@ -81,6 +81,10 @@ pub struct Informers {
     pub pods_by_rs: SecondaryMap<ReplicaSetId, Vec<PodId>>,
     pub pods_by_job: SecondaryMap<JobId, Vec<PodId>>,
     pub pods_by_ds: SecondaryMap<DaemonSetId, Vec<PodId>>,
+    /// Per-owner tallies of `pods_by_rs` and `pods_by_job`, kept as pods change so that a sync does not walk
+    /// every pod of its owner (a 400,000-replica ReplicaSet synced once per pod change was quadratic).
+    pub counts_by_rs: SecondaryMap<ReplicaSetId, OwnerCounts>,
+    pub counts_by_job: SecondaryMap<JobId, OwnerCounts>,
     pub pods_by_node: Vec<Vec<PodId>>,
     /// Objects with the `resourceVersion` the informer last saw (for optimistic-concurrency preconditions).
     pub nodes: Vec<Option<(Arc<Node>, u64)>>,
@@ -91,6 +95,44 @@ pub struct Informers {
     pub pdbs: SecondaryMap<PdbId, (Arc<PodDisruptionBudget>, u64)>,
     /// Terminal pods currently cached (for pod GC).
     pub terminal_pods: u64,
+}
+
+/// What the ReplicaSet and Job controllers' syncs count over their pods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OwnerCounts {
+    /// Not terminal and not being deleted ([`PodState::is_active`]).
+    pub active: i32,
+    /// Active and Ready.
+    pub ready: i32,
+    /// Being deleted and not terminal yet.
+    pub terminating: i32,
+    /// Container restarts of the Running and Pending pods.
+    pub restarts: u64,
+}
+
+impl OwnerCounts {
+    fn of(s: &PodState) -> OwnerCounts {
+        let active = s.is_active();
+        OwnerCounts {
+            active: i32::from(active),
+            ready: i32::from(active && s.ready),
+            terminating: i32::from(s.deletion.is_some() && !s.phase.is_terminal()),
+            restarts: if matches!(s.phase, PodPhase::Running | PodPhase::Pending) {
+                u64::from(s.restart_count)
+            } else {
+                0
+            },
+        }
+    }
+
+    /// Adds (`sign` 1) or removes (`sign` -1) one pod in state `s`.
+    fn apply(&mut self, s: &PodState, sign: i32) {
+        let c = OwnerCounts::of(s);
+        self.active += sign * c.active;
+        self.ready += sign * c.ready;
+        self.terminating += sign * c.terminating;
+        self.restarts = if sign > 0 { self.restarts + c.restarts } else { self.restarts - c.restarts };
+    }
 }
 
 fn remove_from(list: Option<&mut Vec<PodId>>, id: PodId) {
@@ -169,11 +211,30 @@ impl Informers {
         }
     }
 
+    /// Moves one pod of `owner` from state `old` to `new` in the owner's counts.
+    fn count(&mut self, owner: Option<OwnerRef>, old: Option<&PodState>, new: Option<&PodState>) {
+        let counts = match owner {
+            Some(OwnerRef::ReplicaSet(rs)) => self.counts_by_rs.entry(rs).map(|e| e.or_default()),
+            Some(OwnerRef::Job(job)) => self.counts_by_job.entry(job).map(|e| e.or_default()),
+            _ => None,
+        };
+        if let Some(counts) = counts {
+            if let Some(old) = old {
+                counts.apply(old, -1);
+            }
+            if let Some(new) = new {
+                counts.apply(new, 1);
+            }
+        }
+    }
+
     /// Applies a change; returns the pod's previous state for pod changes.
     fn apply(&mut self, change: &Change, now: SimTime) -> Option<PodState> {
         match change {
             Change::Pod { id, spec, state, op } => {
                 let old = self.pods.get(*id).map(|p| p.state);
+                let new = (*op != Op::Deleted).then_some(state);
+                self.count(spec.owner, old.as_ref(), new);
                 if *op == Op::Deleted {
                     if let Some(p) = self.pods.remove(*id) {
                         if p.state.phase.is_terminal() {

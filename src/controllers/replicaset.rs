@@ -93,24 +93,26 @@ impl ReplicaSetController {
             self.queue.remove(id);
             return;
         };
-        let pods: &[PodId] = inf.pods_by_rs.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
-        let active: Vec<PodId> =
-            pods.iter().copied().filter(|p| inf.pods.get(*p).is_some_and(|c| c.state.is_active())).collect();
+        let counts = inf.counts_by_rs.get(id).copied().unwrap_or_default();
         let satisfied = self.expectations.get(id).is_none_or(|e| e.satisfied(ctx.now));
         if !self.creating.contains_key(id) && satisfied {
-            self.manage_replicas(inf, id, &rs, &active, ctx);
+            self.manage_replicas(inf, id, &rs, counts.active, ctx);
         }
         // Status, recomputed on every sync (upstream `calculateStatus`). Available = ready (minReadySeconds 0).
-        let ready = active.iter().filter(|p| inf.pods.get(**p).is_some_and(|c| c.state.ready)).count() as i32;
-        let status =
-            ReplicaSetStatus { replicas: active.len() as i32, ready_replicas: ready, available_replicas: ready };
+        let status = ReplicaSetStatus {
+            replicas: counts.active,
+            ready_replicas: counts.ready,
+            available_replicas: counts.ready,
+        };
         if status != rs.status {
             self.send(id, Request::ReplicaSetStatus { id, status, rv: Some(rs_rv) }, ctx);
         }
     }
 
-    fn manage_replicas(&mut self, inf: &Informers, id: ReplicaSetId, rs: &ReplicaSet, active: &[PodId], ctx: &mut Ctx) {
-        let diff = active.len() as i64 - i64::from(rs.replicas);
+    /// Upstream `manageReplicas`, with `active` the number of active pods (the informer's counts: the pods
+    /// themselves are listed only to choose victims).
+    fn manage_replicas(&mut self, inf: &Informers, id: ReplicaSetId, rs: &ReplicaSet, active: i32, ctx: &mut Ctx) {
+        let diff = i64::from(active) - i64::from(rs.replicas);
         if diff < 0 {
             let n = (-diff).min(BURST_REPLICAS);
             self.expectations.insert(id, Expectations { adds: n, dels: 0, set_at: ctx.now });
@@ -118,7 +120,10 @@ impl ReplicaSetController {
             self.next_batch(inf, id, ctx);
         } else if diff > 0 {
             let n = diff.min(BURST_REPLICAS) as usize;
-            let victims = pods_to_delete(inf, rs, active, n, ctx.now);
+            let pods: &[PodId] = inf.pods_by_rs.get(id).map(|v| v.as_slice()).unwrap_or(&[]);
+            let active: Vec<PodId> =
+                pods.iter().copied().filter(|p| inf.pods.get(*p).is_some_and(|c| c.state.is_active())).collect();
+            let victims = pods_to_delete(inf, rs, &active, n, ctx.now);
             self.expectations.insert(id, Expectations { adds: 0, dels: n as i64, set_at: ctx.now });
             for pod in victims {
                 self.send(id, Request::DeletePod { pod, grace: None, reason: PodReason::Deleted }, ctx);
