@@ -9,6 +9,7 @@
 //!   bound to a deleted node (until PodGC deletes it); such a node has no capacity to check.
 //! - **Conservation**: pods created = pods in the store + pods deleted.
 //! - **Scheduler cache**: each node's aggregated requests equal the sum over the pods the cache places there,
+//!   the lowest pod priority it keeps is the lowest over its pods,
 //!   and every pod bound in the store is on the same node in the cache (the cache may hold more: assumed pods
 //!   and pods whose termination it has not yet observed), unless a change of that pod is still on its way to
 //!   the scheduler: a restarted scheduler lists a pod unbound while the binding sent by the process that
@@ -143,6 +144,13 @@ pub fn check(sim: &Sim) -> Result<(), String> {
         return Err(format!("allocation metric {metric_cpu}m != store {allocated_cpu}m"));
     }
     // Scheduler cache.
+    let min_priority = sim.scheduler.cache().nodes().flat_map(|n| &n.pods).map(|p| p.spec.template.priority).min();
+    if min_priority != sim.scheduler.cache().min_pod_priority() {
+        return Err(format!(
+            "scheduler cache's lowest pod priority {:?} != {min_priority:?} over its pods",
+            sim.scheduler.cache().min_pod_priority()
+        ));
+    }
     for info in sim.scheduler.cache().nodes() {
         let mut sum = Resources::default();
         let mut pinned = Resources::default();

@@ -205,3 +205,35 @@ fn a_reserve_plugin_that_refuses_fails_the_attempt_on_that_node() {
     assert_ne!(f.rejectors, 0, "the refusing plugin is the rejector, so its events may requeue the pod");
     assert!(h.cache().nodes().all(|n| n.pods.is_empty()), "nothing was assumed");
 }
+
+#[test]
+fn victims_are_found_while_a_lower_priority_pod_exists_and_not_after_it_goes() {
+    // Preemption skips its per-node scan when no pod in the cache has a lower priority than the preemptor;
+    // the cache's priority counts must follow pods in and out.
+    let mut h = Harness::default_profile(1);
+    let a = h.add_node(node("a", 2000, 16 * GI));
+    let b = h.add_node(node("b", 2000, 16 * GI));
+    existing(&mut h, "peer", a, 2000, 100, 10, &[]);
+    let low = existing(&mut h, "low", b, 2000, 0, 10, &[]);
+    let (first, out) = preemptor(&mut h, 1500, 100);
+    assert_eq!(nomination(&out), (b, vec![low]));
+
+    // (The nominated preemptors are removed too: a nomination holds room on its node.)
+    h.remove(first);
+    h.remove(low);
+    let high = existing(&mut h, "high", b, 2000, 200, 10, &[]);
+    let (second, out) = preemptor(&mut h, 1500, 100);
+    let Outcome::Failed(f) = out else { panic!("must not fit") };
+    assert_eq!(f.nominate, None);
+    assert_eq!(
+        f.message,
+        "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: \
+         2 No preemption victims found for incoming pod."
+    );
+    // A lower-priority pod again: the scan runs and finds it.
+    h.remove(second);
+    h.remove(high);
+    let low2 = existing(&mut h, "low2", b, 2000, 50, 20, &[]);
+    let (_, out) = preemptor(&mut h, 1500, 100);
+    assert_eq!(nomination(&out), (b, vec![low2]));
+}

@@ -244,6 +244,9 @@ pub struct Cache {
     topology: RefCell<TopologyIndex>,
     /// Nodes with at least one `PreferNoSchedule` taint (when none has, TaintToleration scores every node 0).
     prefer_no_schedule_nodes: usize,
+    /// Pods on nodes per priority, so that preemption knows at once when no pod anywhere has a lower priority
+    /// than the preemptor (every node then fails with "No preemption victims found", as a full scan would say).
+    priorities: BTreeMap<i32, u32>,
 }
 
 impl Default for Cache {
@@ -262,6 +265,7 @@ impl Default for Cache {
             image_ids: BTreeMap::new(),
             topology: RefCell::new(TopologyIndex::default()),
             prefer_no_schedule_nodes: 0,
+            priorities: BTreeMap::new(),
         }
     }
 }
@@ -331,6 +335,22 @@ impl Cache {
         self.images.get(name).copied()
     }
 
+    /// The lowest priority of a pod on some node (`None` with no pods).
+    pub fn min_pod_priority(&self) -> Option<i32> {
+        self.priorities.first_key_value().map(|(p, _)| *p)
+    }
+
+    fn count_priority(&mut self, priority: i32, added: bool) {
+        if added {
+            *self.priorities.entry(priority).or_insert(0) += 1;
+        } else if let Some(n) = self.priorities.get_mut(&priority) {
+            *n -= 1;
+            if *n == 0 {
+                self.priorities.remove(&priority);
+            }
+        }
+    }
+
     /// How many nodes carry a `PreferNoSchedule` taint.
     pub fn prefer_no_schedule_nodes(&self) -> usize {
         self.prefer_no_schedule_nodes
@@ -395,6 +415,9 @@ impl Cache {
             self.by_name.remove(&info.node.name);
         }
         remove_images(&mut self.images, &info.node.images);
+        for p in &info.pods {
+            self.count_priority(p.spec.template.priority, false);
+        }
         self.topology.get_mut().node_removed(&info);
         self.prefer_no_schedule_nodes -= usize::from(has_prefer_no_schedule(&info.node));
         for (_, list) in &mut self.zones {
@@ -428,6 +451,7 @@ impl Cache {
         let topology = self.topology.get_mut();
         topology.register_pod_keys(&entry.spec, self.nodes.iter().flatten());
         topology.pod_added(node, &entry);
+        self.count_priority(entry.spec.template.priority, true);
         self.nodes[node.index()].as_mut().expect("node checked above").add_pod(entry);
         true
     }
@@ -437,6 +461,7 @@ impl Cache {
         let entry = self.nodes.get_mut(node.index())?.as_mut()?.remove_pod(id)?;
         self.touch(node);
         self.topology.get_mut().pod_removed(node, &entry);
+        self.count_priority(entry.spec.template.priority, false);
         Some(entry)
     }
 
