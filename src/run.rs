@@ -259,6 +259,9 @@ pub const OUTPUT_ENTRIES: &[&str] = &[
     "timeseries.csv",
     "placements.csv",
     "pods.csv",
+    "queueing_delay.csv",
+    "openb_curve.csv",
+    "openb_pods.csv",
     "report.html",
     "plots",
 ];

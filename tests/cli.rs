@@ -583,3 +583,22 @@ fn bench_prints_a_scaling_table() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("\"ten\" is not a size"), "{}", stderr(&bad));
 }
+
+#[test]
+fn reruns_replace_the_outputs_of_trace_replays_and_openb_experiments() {
+    // Every file a run can write must be recognised as kubesim's, or the next run into the same directory
+    // refuses: queueing_delay.csv (job traces) and the openb files once were not.
+    for (scenario, extra) in [
+        ("scenarios/alibaba-2017-batch-excerpt.toml", "queueing_delay.csv"),
+        ("scenarios/openb-default.toml", "openb_curve.csv"),
+    ] {
+        let tmp = TempDir::new("rerun_outputs");
+        let out = tmp.out();
+        for round in 0..2 {
+            let o = kubesim(&["run", scenario, "--out", path_str(&out), "--quiet", "--no-report"]);
+            assert_no_panic(&o);
+            assert_eq!(o.status.code(), Some(0), "{scenario}, run {round}:\n{}", stderr(&o));
+            assert!(entries(&out).iter().any(|e| e == extra), "{scenario} wrote {extra}: {:?}", entries(&out));
+        }
+    }
+}

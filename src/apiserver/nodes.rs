@@ -9,7 +9,7 @@ use std::sync::Arc;
 impl ApiServer {
     pub(super) fn create_node(&mut self, id: NodeId, node: &Node, io: &mut Io) -> Result<(), ApiError> {
         validation::node(node).map_err(ApiError::Invalid)?;
-        if self.etcd.nodes.iter().flatten().any(|n| n.obj.name == node.name) {
+        if self.etcd.node_name_taken(&node.name) {
             return Err(ApiError::AlreadyExists);
         }
         let mut node = node.clone();
