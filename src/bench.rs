@@ -2,8 +2,14 @@
 //! workload sizes.
 //!
 //! Each size is a generated scenario (see [`scenario_text`]): `nodes` nodes of 16 CPUs / 64 GiB in three zones,
-//! and `pods` bare pods of 1 CPU / 2 GiB arriving as a Poisson process over the run, each running for an
-//! exponential time sized so that the cluster is about half full in steady state. Every size runs in its own
+//! and one of two workloads ([`Workload`]):
+//! - `churn` (the default): `pods` bare pods of 1 CPU / 2 GiB arriving as a Poisson process over the run, each
+//!   running for an exponential time sized so that the cluster is about half full in steady state;
+//! - `steady`: one Deployment of `pods` replicas of 100m CPU / 128 MiB that run until the end, created as fast as
+//!   the control plane allows (client rate limits raised to 5,000 QPS): every pod stays stored, so peak memory
+//!   over pod counts gives the memory per pod.
+//!
+//! Every size runs in its own
 //! child process (`kubesim bench --one`), so that its peak memory (`VmHWM`) is its own; events are discarded and
 //! no file is written, as in the criterion benchmarks. Wall-clock time is measured around the run only (never
 //! inside it).
@@ -45,8 +51,26 @@ impl Point {
     }
 }
 
+/// The generated workload of each size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// Poisson arrivals of bare pods that finish (the cluster about half full).
+    Churn,
+    /// One Deployment whose pods all run to the end.
+    Steady,
+}
+
+impl Workload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Churn => "churn",
+            Workload::Steady => "steady",
+        }
+    }
+}
+
 /// The generated scenario of one size.
-pub fn scenario_text(nodes: u64, pods: u64, duration_s: u64) -> String {
+pub fn scenario_text(nodes: u64, pods: u64, duration_s: u64, workload: Workload) -> String {
     let per_zone = nodes.div_ceil(3);
     let mut pools = String::new();
     let mut left = nodes;
@@ -59,6 +83,17 @@ pub fn scenario_text(nodes: u64, pods: u64, duration_s: u64) -> String {
         let _ = write!(
             pools,
             "[[cluster.node_pools]]\nname = \"zone-{zone}\"\ncount = {count}\ncpu = \"16\"\nmemory = \"64Gi\"\nzone = \"zone-{zone}\"\n\n"
+        );
+    }
+    if workload == Workload::Steady {
+        return format!(
+            "[scenario]\nname = \"bench-steady-{nodes}n-{pods}p\"\nseed = 1\nduration = \"{duration_s}s\"\n\n\
+             [output]\nplacements = false\npods = false\n\n\
+             # Raised so that the pods are created and bound within minutes (defaults: 20 and 50 QPS).\n\
+             [timings]\ncontroller_manager_qps = 5000\ncontroller_manager_burst = 5000\n\
+             scheduler_qps = 5000\nscheduler_burst = 5000\n\n{pools}\
+             [[workloads.deployments]]\nname = \"steady\"\nreplicas = {pods}\n\
+             template = {{ requests = {{ cpu = \"100m\", memory = \"128Mi\" }} }}\n"
         );
     }
     // Steady state: rate x mean run time = half the cluster's CPUs (1 CPU per pod).
@@ -74,8 +109,8 @@ pub fn scenario_text(nodes: u64, pods: u64, duration_s: u64) -> String {
 }
 
 /// Runs one size in this process.
-pub fn run_one(nodes: u64, pods: u64, duration_s: u64) -> Result<Point, String> {
-    let text = scenario_text(nodes, pods, duration_s);
+pub fn run_one(nodes: u64, pods: u64, duration_s: u64, workload: Workload) -> Result<Point, String> {
+    let text = scenario_text(nodes, pods, duration_s, workload);
     let sc = Scenario::from_str(&text, "<bench>").map_err(|e| e.to_string())?;
     let mut sim = Sim::new(Arc::new(sc.config), EventSink::Discard)?;
     let started = Instant::now();
@@ -156,11 +191,13 @@ mod tests {
 
     #[test]
     fn generated_scenarios_compile_and_run() {
-        let p = run_one(9, 200, 600).expect("runs");
+        let p = run_one(9, 200, 600, Workload::Churn).expect("runs");
         assert_eq!(p.nodes, 9);
         assert!(p.pods_created > 100 && p.pods_created <= 200, "{p:?}");
         assert_eq!(p.pods_scheduled, p.pods_created, "half-full cluster: every pod fits");
         assert!(p.events > p.pods_created);
+        let p = run_one(9, 500, 600, Workload::Steady).expect("runs");
+        assert_eq!((p.pods_created, p.pods_scheduled), (500, 500), "every replica created and bound: {p:?}");
     }
 
     #[test]

@@ -93,6 +93,10 @@ enum Command {
         /// Simulated duration of each run.
         #[arg(long, default_value = "1h")]
         duration: String,
+        /// The generated workload: `churn`, pods that arrive and finish (the cluster half full), or `steady`, one
+        /// Deployment whose pods all stay (memory per stored pod).
+        #[arg(long, value_enum, default_value = "churn")]
+        workload: crate::bench::Workload,
         /// Also write the table (with the machine and the command) to this Markdown file, and its plot (wall
         /// time and peak memory against pods) next to it as .svg and .png.
         #[arg(long)]
@@ -261,8 +265,8 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Bench { nodes, pods, duration, out, one, print_scenario } => {
-            bench_command(&nodes, &pods, &duration, out, one, print_scenario)
+        Command::Bench { nodes, pods, duration, workload, out, one, print_scenario } => {
+            bench_command(&nodes, &pods, &duration, workload, out, one, print_scenario)
         }
         Command::Sweep { sweep, jobs, out, shard, quiet } => sweep_command(&sweep, jobs, out, shard, quiet),
         Command::Merge { shards, out, quiet } => merge_command(&shards, out, quiet),
@@ -416,6 +420,7 @@ fn bench_command(
     nodes: &str,
     pods: &str,
     duration: &str,
+    workload: crate::bench::Workload,
     out: Option<PathBuf>,
     one: bool,
     print_scenario: bool,
@@ -434,11 +439,11 @@ fn bench_command(
         }
     };
     if print_scenario {
-        say_part!("{}", bench::scenario_text(node_sizes[0], pod_sizes[0], secs));
+        say_part!("{}", bench::scenario_text(node_sizes[0], pod_sizes[0], secs, workload));
         return ExitCode::SUCCESS;
     }
     if one {
-        return match bench::run_one(node_sizes[0], pod_sizes[0], secs) {
+        return match bench::run_one(node_sizes[0], pod_sizes[0], secs, workload) {
             Ok(p) => {
                 say!("{}", serde_json::to_string(&p).unwrap_or_default());
                 ExitCode::SUCCESS
@@ -459,6 +464,7 @@ fn bench_command(
             let child = std::process::Command::new(&exe)
                 .args(["bench", "--one", "--nodes", &n.to_string(), "--pods", &p.to_string(), "--duration"])
                 .arg(format!("{secs}s"))
+                .args(["--workload", workload.as_str()])
                 .output();
             let point = child.map_err(|e| e.to_string()).and_then(|o| {
                 if o.status.success() {
@@ -493,8 +499,9 @@ fn bench_command(
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let text = format!(
             "# kubesim scaling table\n\nkubesim {}, {cpu}, {cores} cores available; each size in its own process \
-             (one core).\n\nCommand: `kubesim bench --nodes {nodes} --pods {pods} --duration {duration}`\n\n{table}",
-            crate::run::VERSION
+             (one core).\n\nCommand: `kubesim bench --nodes {nodes} --pods {pods} --duration {duration} --workload {}`\n\n{table}",
+            crate::run::VERSION,
+            workload.as_str()
         );
         let tmp = path.with_extension("md.kubesim-tmp");
         if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)) {
