@@ -223,6 +223,9 @@ pub struct Cache {
     versions: Vec<u64>,
     /// Ticks at every change of any node, and of the node set.
     clock: u64,
+    /// The node touched at each tick of `clock` after `journal_base`: `journal[k]` at tick `journal_base + k + 1`.
+    journal: Vec<NodeId>,
+    journal_base: u64,
     /// `clock` at the last node addition or removal (when [`Cache::order`] changed).
     order_version: u64,
     /// Distinguishes caches within a process: versions of one cache mean nothing for another.
@@ -260,6 +263,8 @@ impl Default for Cache {
             nodes: Vec::new(),
             versions: Vec::new(),
             clock: 0,
+            journal: Vec::new(),
+            journal_base: 0,
             order_version: 0,
             epoch: EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             zones: Vec::new(),
@@ -299,6 +304,26 @@ impl Cache {
             self.versions.resize(id.index() + 1, 0);
         }
         self.versions[id.index()] = self.clock;
+        // The journal keeps the last `cap`-`2 cap` touches; a reader further behind re-reads every node.
+        let cap = self.nodes.len().max(4096);
+        if self.journal.len() >= 2 * cap {
+            let drop = self.journal.len() - cap;
+            self.journal.drain(..drop);
+            self.journal_base += drop as u64;
+        }
+        self.journal.push(id);
+    }
+
+    /// The current value of the change clock: [`Cache::touched_since`] with it later lists what changed since.
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// The nodes touched after `clock` (in touch order, repeats included), or `None` if the journal no longer
+    /// reaches that far back (the caller then checks every node's [`Cache::node_version`]).
+    pub fn touched_since(&self, clock: u64) -> Option<&[NodeId]> {
+        let from = clock.checked_sub(self.journal_base)?;
+        self.journal.get(from as usize..)
     }
 
     /// A number that changes whenever node `id`'s info changes: its node object, its pods, or their
@@ -590,6 +615,27 @@ mod tests {
         assert_eq!(c.image_state("x:1"), None, "forgotten with the last node listing it");
         assert_eq!(c.node_by_name("a2"), None);
         assert_eq!(c.node_by_name("a1"), Some(NodeId(0)));
+    }
+
+    #[test]
+    fn the_journal_lists_touched_nodes_until_it_is_trimmed() {
+        let mut c = Cache::default();
+        c.upsert_node(NodeId(0), node("a1", "a"));
+        c.upsert_node(NodeId(1), node("a2", "a"));
+        let t = c.clock();
+        assert_eq!(c.touched_since(t), Some(&[][..]));
+        c.upsert_node(NodeId(1), node("a2", "b"));
+        c.upsert_node(NodeId(0), node("a1", "b"));
+        c.upsert_node(NodeId(1), node("a2", "c"));
+        assert_eq!(c.touched_since(t), Some(&[NodeId(1), NodeId(0), NodeId(1)][..]));
+        assert_eq!(c.touched_since(0).map(|j| j.len()), Some(5), "every touch since the start");
+        // Past twice its capacity (4,096 with few nodes) the journal drops its oldest touches.
+        for _ in 0..8192 {
+            c.upsert_node(NodeId(0), node("a1", "b"));
+        }
+        assert_eq!(c.touched_since(t), None, "too far back: the reader must re-read every node");
+        let recent = c.clock() - 10;
+        assert_eq!(c.touched_since(recent).map(|j| j.len()), Some(10));
     }
 
     #[test]

@@ -159,6 +159,8 @@ struct FailMemo {
     filters: u64,
     epoch: u64,
     order_version: u64,
+    /// The cache's [`Cache::clock`] at the last sync; `None` after a reset (every node is then re-read).
+    synced_clock: Option<u64>,
     last_use: u64,
     nodes: Vec<MemoNode>,
     /// Distinct reason lists and how many nodes have each.
@@ -174,6 +176,7 @@ impl FailMemo {
     fn clear(&mut self, epoch: u64, order_version: u64) {
         self.epoch = epoch;
         self.order_version = order_version;
+        self.synced_clock = None;
         self.nodes.clear();
         self.lists.clear();
         self.by_plugin = [0; MAX_PLUGINS];
@@ -181,58 +184,83 @@ impl FailMemo {
         self.message = None;
     }
 
-    /// Brings every node's verdict up to date with the cache, filtering the nodes that changed.
+    /// Brings every node's verdict up to date with the cache, filtering the nodes that changed: those the
+    /// cache's journal lists since the last sync, or, after a reset or when the journal is too short, every node.
     fn sync(&mut self, cache: &Cache, filters: &Filters, state: &CycleState, pod: &PodCtx, why: &mut Vec<Reason>) {
         if self.epoch != cache.epoch() || self.order_version != cache.order_version() {
             self.clear(cache.epoch(), cache.order_version());
         }
-        for &id in cache.order() {
-            let version = cache.node_version(id);
-            let i = id.index();
-            if self.nodes.len() <= i {
-                self.nodes.resize(i + 1, MemoNode::default());
-            }
-            let old = self.nodes[i];
-            if old.version == version {
-                continue;
-            }
-            let Some(info) = cache.node(id) else { continue };
-            if old.version != 0 {
-                match old.code {
-                    None => self.passing -= 1,
-                    Some(_) => {
-                        self.lists[old.list as usize].1 -= 1;
-                        self.by_plugin[old.plugin as usize] -= 1;
-                    }
+        match self.synced_clock.and_then(|c| cache.touched_since(c)) {
+            Some(touched) => {
+                for &id in touched {
+                    self.sync_node(cache, filters, state, pod, why, id);
                 }
             }
-            why.clear();
-            let (verdict, plugin) = filters.run_plain(state, pod, info, Some(why));
-            let entry = match verdict {
-                Verdict::Pass => {
-                    self.passing += 1;
-                    MemoNode { version, code: None, plugin: 0, list: 0 }
+            None => {
+                for &id in cache.order() {
+                    self.sync_node(cache, filters, state, pod, why, id);
                 }
-                Verdict::Fail(code) => {
-                    let list = match self.lists.iter().position(|(l, _)| l == why) {
-                        Some(k) => k,
-                        None => {
-                            self.lists.push((why.clone(), 0));
-                            self.lists.len() - 1
-                        }
-                    };
-                    self.lists[list].1 += 1;
-                    self.by_plugin[plugin] += 1;
-                    MemoNode { version, code: Some(code), plugin: plugin as u8, list: list as u32 }
-                }
-            };
-            // The histogram changes unless the node had, and has, the same reasons.
-            let same_reasons = old.version != 0 && old.code.is_some() && entry.code.is_some() && old.list == entry.list;
-            if !same_reasons {
-                self.message = None;
             }
-            self.nodes[i] = entry;
         }
+        self.synced_clock = Some(cache.clock());
+    }
+
+    /// Re-filters node `id` if it changed since its verdict.
+    #[inline]
+    fn sync_node(
+        &mut self,
+        cache: &Cache,
+        filters: &Filters,
+        state: &CycleState,
+        pod: &PodCtx,
+        why: &mut Vec<Reason>,
+        id: NodeId,
+    ) {
+        let version = cache.node_version(id);
+        let i = id.index();
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, MemoNode::default());
+        }
+        let old = self.nodes[i];
+        if old.version == version {
+            return;
+        }
+        let Some(info) = cache.node(id) else { return };
+        if old.version != 0 {
+            match old.code {
+                None => self.passing -= 1,
+                Some(_) => {
+                    self.lists[old.list as usize].1 -= 1;
+                    self.by_plugin[old.plugin as usize] -= 1;
+                }
+            }
+        }
+        why.clear();
+        let (verdict, plugin) = filters.run_plain(state, pod, info, Some(why));
+        let entry = match verdict {
+            Verdict::Pass => {
+                self.passing += 1;
+                MemoNode { version, code: None, plugin: 0, list: 0 }
+            }
+            Verdict::Fail(code) => {
+                let list = match self.lists.iter().position(|(l, _)| l == why) {
+                    Some(k) => k,
+                    None => {
+                        self.lists.push((why.clone(), 0));
+                        self.lists.len() - 1
+                    }
+                };
+                self.lists[list].1 += 1;
+                self.by_plugin[plugin] += 1;
+                MemoNode { version, code: Some(code), plugin: plugin as u8, list: list as u32 }
+            }
+        };
+        // The histogram changes unless the node had, and has, the same reasons.
+        let same_reasons = old.version != 0 && old.code.is_some() && entry.code.is_some() && old.list == entry.list;
+        if !same_reasons {
+            self.message = None;
+        }
+        self.nodes[i] = entry;
     }
 
     /// The rejecting plugins (bit per plugin index).
@@ -880,6 +908,7 @@ fn memo_for(
                 filters,
                 epoch: u64::MAX,
                 order_version: 0,
+                synced_clock: None,
                 last_use: 0,
                 nodes: Vec::new(),
                 lists: Vec::new(),
