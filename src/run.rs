@@ -253,6 +253,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunError + '_ {
 /// Every file and directory a run may write. An existing output directory is replaced only if it holds nothing
 /// else, so a mistyped `--out` can never delete a user's files.
 pub const OUTPUT_ENTRIES: &[&str] = &[
+    "report.html",
+    "plots",
     "summary.json",
     "events.csv",
     "explain.jsonl",
@@ -262,8 +264,6 @@ pub const OUTPUT_ENTRIES: &[&str] = &[
     "queueing_delay.csv",
     "openb_curve.csv",
     "openb_pods.csv",
-    "report.html",
-    "plots",
 ];
 
 /// Checks that `out` is absent, or a directory kubesim may replace.
@@ -488,19 +488,18 @@ pub fn terminal_report(outcome: &RunOutcome, out: Option<&Path>) -> String {
         100.0 * metric("memory_allocation_mean"),
     );
     if let Some(dir) = out {
-        if outcome.explain_lines > 0 {
-            text += &format!(
-                "  wrote {}/ (report.html, plots/, summary.json, events.csv, timeseries.csv, placements.csv, \
-                 pods.csv, explain.jsonl: {} scheduling attempts)\n",
-                dir.display(),
-                thousands(outcome.explain_lines)
-            );
-        } else {
-            text += &format!(
-                "  wrote {}/ (report.html, plots/, summary.json, events.csv, timeseries.csv, placements.csv, pods.csv)\n",
-                dir.display()
-            );
-        }
+        // The files the run left, in `OUTPUT_ENTRIES` order (which depend on `[output]`, `--no-report`,
+        // `--explain` and the scenario's kind).
+        let written: Vec<String> = OUTPUT_ENTRIES
+            .iter()
+            .filter(|name| dir.join(name).exists())
+            .map(|&name| match name {
+                "plots" => "plots/".to_string(),
+                "explain.jsonl" => format!("explain.jsonl: {} scheduling attempts", thousands(outcome.explain_lines)),
+                other => other.to_string(),
+            })
+            .collect();
+        text += &format!("  wrote {}/ ({})\n", dir.display(), written.join(", "));
     }
     text
 }

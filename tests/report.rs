@@ -316,3 +316,16 @@ fn compare_with_out_writes_a_self_contained_page_and_overlays() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope/summary.json"));
 }
+
+#[test]
+fn a_run_without_placements_csv_still_gets_its_report() {
+    // `[output] placements = false` (the shipped trace replays) writes no placements.csv; `kubesim run` used to
+    // fail at the very end when its report looked for it.
+    let tmp = TempDir::new("no_placements");
+    let run = tmp.run_copy(SMALL, "run");
+    fs::remove_file(run.join("placements.csv")).unwrap();
+    let files = kubesim::report::write_report(&run).unwrap();
+    let html = read(&files.html);
+    assert_self_contained(&html);
+    assert!(html.contains("[output] placements = false"), "the placement plots say why they are empty");
+}

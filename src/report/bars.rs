@@ -81,7 +81,7 @@ impl Chart for PlacementBars {
             format!("CPU requests per node by workload at t = {}", super::format::duration(self.time_s))
         };
         if self.nodes.is_empty() {
-            return draw_placeholder(root, &caption, "no nodes in placements.csv");
+            return draw_placeholder(root, &caption, "no nodes in placements.csv (or [output] placements = false)");
         }
         let (main, side) = root.split_horizontally(root.dim_in_pixel().0 - LEGEND_PX);
         let n = self.nodes.len();

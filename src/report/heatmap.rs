@@ -115,7 +115,7 @@ impl Chart for Heatmap {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let caption = "CPU allocation per node (requests / allocatable)";
         if self.rows.is_empty() || self.edges_s.len() < 2 {
-            return draw_placeholder(root, caption, "no nodes in placements.csv");
+            return draw_placeholder(root, caption, "no nodes in placements.csv (or [output] placements = false)");
         }
         let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 - 130);
         let n = self.rows.len();

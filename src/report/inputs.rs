@@ -196,13 +196,15 @@ pub struct RunData {
     pub pods: Vec<PodTimes>,
 }
 
-/// Reads all five files of a run directory.
+/// Reads all five files of a run directory. `placements.csv` may be absent (a run with `[output] placements =
+/// false` does not write it): its plots then say so.
 pub fn read_run(dir: &Path) -> Result<RunData, ReportError> {
+    let placements = dir.join("placements.csv");
     Ok(RunData {
         summary: read_summary(&dir.join("summary.json"))?,
         faults: read_fault_events(&dir.join("events.csv"))?,
         samples: read_timeseries(&dir.join("timeseries.csv"))?,
-        placements: read_placements(&dir.join("placements.csv"))?,
+        placements: if placements.exists() { read_placements(&placements)? } else { Vec::new() },
         pods: read_pods(&dir.join("pods.csv"))?,
     })
 }

@@ -441,7 +441,7 @@ impl Cache {
                     None => self.zones.push((key, vec![id])),
                 }
                 self.live += 1;
-                self.rebuild_order();
+                self.invalidate_order();
                 self.order_version = self.clock;
                 true
             }
@@ -467,12 +467,12 @@ impl Cache {
         }
         self.zones.retain(|(_, list)| !list.is_empty());
         self.live -= 1;
-        self.rebuild_order();
+        self.invalidate_order();
         Some(info)
     }
 
     /// Drops [`Cache::order`], rebuilt on next use.
-    fn rebuild_order(&mut self) {
+    fn invalidate_order(&mut self) {
         self.order.take();
     }
 

@@ -600,25 +600,17 @@ impl Algorithm {
                 self.feasible.clear();
                 self.statuses.clear();
                 let start = self.next_start % n;
-                let mut processed = 0;
-                let mut idx = start;
-                for _ in 0..n {
-                    let node = order[idx];
-                    idx += 1;
-                    if idx == n {
-                        idx = 0;
+                let (feasible, statuses) = (&mut self.feasible, &mut self.statuses);
+                let processed = walk_from(order, start, |node| match memo.nodes[node.index()].code {
+                    None => {
+                        feasible.push(node);
+                        feasible.len() >= to_find
                     }
-                    processed += 1;
-                    match memo.nodes[node.index()].code {
-                        None => {
-                            self.feasible.push(node);
-                            if self.feasible.len() >= to_find {
-                                break;
-                            }
-                        }
-                        Some(code) => self.statuses.push(NodeStatus { node, code }),
+                    Some(code) => {
+                        statuses.push(NodeStatus { node, code });
+                        false
                     }
-                }
+                });
                 self.next_start = (start + processed) % n_all;
                 memo_filtered = true;
             } else {
@@ -628,11 +620,12 @@ impl Algorithm {
                 let start = self.next_start % order.len();
                 self.feasible.clear();
                 self.statuses.clear();
-                let (tail, head) = order.split_at(start);
-                for &node in head.iter().chain(tail) {
+                let statuses = &mut self.statuses;
+                walk_from(order, start, |node| {
                     let code = memo.nodes[node.index()].code.expect("no node passes");
-                    self.statuses.push(NodeStatus { node, code });
-                }
+                    statuses.push(NodeStatus { node, code });
+                    false
+                });
                 let rejectors = memo.rejectors();
                 let message = memo.message(n_all).to_owned();
                 return self.fail(profile_idx, pod, rejectors, None, false, Some(message), trace);
@@ -655,35 +648,27 @@ impl Algorithm {
             // Upstream returns the first `to_find` nodes without touching the start index.
             self.feasible.extend((0..to_find.min(n)).map(|k| order[(start + k) % n]));
         } else {
-            let mut processed = 0;
-            // `order[(start + k) % n]` for k = 0..n, without a division per node.
-            let mut idx = start;
-            for _ in 0..n {
-                let node_id = order[idx];
-                idx += 1;
-                if idx == n {
-                    idx = 0;
-                }
-                processed += 1;
-                let Some(info) = self.cache.node(node_id) else { continue };
-                let why = trace.is_some().then_some(&mut self.why);
-                let (v, plugin) = filters.run_nominated(&self.state, pod, info, why);
+            let (cache, state, why_buf) = (&self.cache, &self.state, &mut self.why);
+            let (feasible, statuses) = (&mut self.feasible, &mut self.statuses);
+            let processed = walk_from(order, start, |node_id| {
+                let Some(info) = cache.node(node_id) else { return false };
+                let why = trace.is_some().then_some(&mut *why_buf);
+                let (v, plugin) = filters.run_nominated(state, pod, info, why);
                 if let Some(t) = trace.as_deref_mut() {
-                    t.nodes.push(record_verdict(profile, info, v, plugin, &mut self.why));
+                    t.nodes.push(record_verdict(profile, info, v, plugin, why_buf));
                 }
                 match v {
                     Verdict::Pass => {
-                        self.feasible.push(node_id);
-                        if self.feasible.len() >= to_find {
-                            break;
-                        }
+                        feasible.push(node_id);
+                        feasible.len() >= to_find
                     }
                     Verdict::Fail(code) => {
-                        self.statuses.push(NodeStatus { node: node_id, code });
+                        statuses.push(NodeStatus { node: node_id, code });
                         rejectors |= 1 << plugin;
+                        false
                     }
                 }
-            }
+            });
             self.next_start = (start + processed) % n_all;
         }
         if let Some(t) = trace.as_deref_mut() {
@@ -886,6 +871,19 @@ impl Algorithm {
     pub fn order(&self) -> &[NodeId] {
         self.cache.order()
     }
+}
+
+/// Visits `order[(start + k) % n]` for k = 0.. (upstream's round-robin filter walk, without a division per node)
+/// until `visit` returns true or every node was visited; returns how many were visited.
+#[inline]
+fn walk_from(order: &[NodeId], start: usize, mut visit: impl FnMut(NodeId) -> bool) -> usize {
+    let (head, tail) = order.split_at(start);
+    for (k, &node) in tail.iter().chain(head).enumerate() {
+        if visit(node) {
+            return k + 1;
+        }
+    }
+    order.len()
 }
 
 /// The memo of `template` (created empty, replacing the least recently used one if need be), marked used.

@@ -107,7 +107,8 @@ pub fn preempt(
                 histogram.insert(NO_VICTIMS.to_string(), failed);
             }
         }
-        for i in (0..n).take_while(|_| victims_exist) {
+        let scanned = if victims_exist { n } else { 0 };
+        for i in 0..scanned {
             let node = potential[(offset + i) % n];
             let Some(info) = env.cache.node(node) else { continue };
             match select_victims_on_node(env.filters, env.state, pod, info, env.pdbs) {
