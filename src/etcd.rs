@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::time::{SimDuration, SimTime};
 use slotmap::SlotMap;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 /// What happened to an object.
@@ -78,6 +78,16 @@ pub struct Versioned<T> {
     pub resource_version: u64,
 }
 
+/// The workload kinds whose names [`Etcd::workload_name_taken`] checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    ReplicaSet,
+    Deployment,
+    Job,
+    DaemonSet,
+    Pdb,
+}
+
 /// The store.
 #[derive(Default)]
 pub struct Etcd {
@@ -107,6 +117,10 @@ pub struct Etcd {
     pub jobs: SlotMap<JobId, Versioned<Job>>,
     pub daemonsets: SlotMap<DaemonSetId, Versioned<DaemonSet>>,
     pub pdbs: SlotMap<PdbId, Versioned<PodDisruptionBudget>>,
+    /// (kind, namespace, name) of every stored workload object: the apiserver's uniqueness check (a scan of
+    /// every Job per creation was quadratic: 80,000 Jobs in the Alibaba 2017 replay). Workload objects are never
+    /// deleted and their names never change, so entries are only added.
+    workload_names: BTreeSet<(WorkloadKind, Str, Str)>,
     /// Writes per kind, for statistics.
     pub writes: u64,
 }
@@ -243,6 +257,11 @@ impl Etcd {
         Some(Change::Node { id, node: v.obj, rv, op: Op::Deleted })
     }
 
+    /// Whether a workload object of `kind` with this namespace and name is stored.
+    pub fn workload_name_taken(&self, kind: WorkloadKind, namespace: &Str, name: &Str) -> bool {
+        self.workload_names.contains(&(kind, namespace.clone(), name.clone()))
+    }
+
     /// Whether a live node has this name.
     pub fn node_name_taken(&self, name: &str) -> bool {
         self.node_names.contains_key(name)
@@ -265,6 +284,7 @@ impl Etcd {
     }
 
     pub fn create_replicaset(&mut self, rs: ReplicaSet) -> (ReplicaSetId, Change) {
+        self.workload_names.insert((WorkloadKind::ReplicaSet, rs.namespace.clone(), rs.name.clone()));
         let rv = self.bump();
         let obj = Arc::new(rs);
         let id = self.replicasets.insert(Versioned { obj: obj.clone(), resource_version: rv });
@@ -281,6 +301,7 @@ impl Etcd {
     }
 
     pub fn create_deployment(&mut self, d: Deployment) -> (DeploymentId, Change) {
+        self.workload_names.insert((WorkloadKind::Deployment, d.namespace.clone(), d.name.clone()));
         let rv = self.bump();
         let obj = Arc::new(d);
         let id = self.deployments.insert(Versioned { obj: obj.clone(), resource_version: rv });
@@ -297,6 +318,7 @@ impl Etcd {
     }
 
     pub fn create_job(&mut self, job: Job) -> (JobId, Change) {
+        self.workload_names.insert((WorkloadKind::Job, job.namespace.clone(), job.name.clone()));
         let rv = self.bump();
         let obj = Arc::new(job);
         let id = self.jobs.insert(Versioned { obj: obj.clone(), resource_version: rv });
@@ -304,6 +326,7 @@ impl Etcd {
     }
 
     pub fn create_daemonset(&mut self, ds: DaemonSet) -> (DaemonSetId, Change) {
+        self.workload_names.insert((WorkloadKind::DaemonSet, ds.namespace.clone(), ds.name.clone()));
         let rv = self.bump();
         let obj = Arc::new(ds);
         let id = self.daemonsets.insert(Versioned { obj: obj.clone(), resource_version: rv });
@@ -320,6 +343,7 @@ impl Etcd {
     }
 
     pub fn create_pdb(&mut self, pdb: PodDisruptionBudget) -> (PdbId, Change) {
+        self.workload_names.insert((WorkloadKind::Pdb, pdb.namespace.clone(), pdb.name.clone()));
         let rv = self.bump();
         let obj = Arc::new(pdb);
         let id = self.pdbs.insert(Versioned { obj: obj.clone(), resource_version: rv });
@@ -384,6 +408,30 @@ mod tests {
         assert_eq!(etcd.nodes[b.index()].as_ref().unwrap().resource_version, 2);
         assert!(etcd.update_node(NodeId(99), node("x")).is_none());
         assert_eq!(etcd.revision(), 3, "failed writes do not bump the revision");
+    }
+
+    #[test]
+    fn workload_names_are_unique_per_kind_and_namespace() {
+        let job = |ns: &str, name: &str| crate::model::Job {
+            name: s(name),
+            namespace: s(ns),
+            uid: 0,
+            workload_index: 0,
+            completions: 1,
+            parallelism: 1,
+            backoff_limit: 6,
+            active_deadline: None,
+            template: Arc::new(crate::model::PodTemplate::default()),
+            created: SimTime::ZERO,
+            status: Default::default(),
+        };
+        let mut etcd = Etcd::new();
+        assert!(!etcd.workload_name_taken(WorkloadKind::Job, &s("default"), &s("a")));
+        etcd.create_job(job("default", "a"));
+        assert!(etcd.workload_name_taken(WorkloadKind::Job, &s("default"), &s("a")));
+        assert!(!etcd.workload_name_taken(WorkloadKind::Job, &s("other"), &s("a")), "another namespace");
+        assert!(!etcd.workload_name_taken(WorkloadKind::Deployment, &s("default"), &s("a")), "another kind");
+        assert!(!etcd.workload_name_taken(WorkloadKind::Job, &s("default"), &s("b")));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Workload handlers: ReplicaSets, Deployments and Jobs.
 
 use super::{ApiError, ApiServer, Io, validation};
+use crate::etcd::WorkloadKind;
 use crate::model::workload::{DaemonSetStatus, DeploymentStatus, JobCondition, PdbStatus, ReplicaSetStatus};
 use crate::model::{
     DaemonSet, DaemonSetId, Deployment, DeploymentId, Job, JobId, PdbId, PodDisruptionBudget, ReplicaSet, ReplicaSetId,
@@ -19,7 +20,7 @@ fn check_rv(expected: Option<u64>, current: u64) -> Result<(), ApiError> {
 impl ApiServer {
     pub(super) fn create_replicaset(&mut self, rs: &ReplicaSet, io: &mut Io) -> Result<(), ApiError> {
         validation::replicaset(rs).map_err(ApiError::Invalid)?;
-        if self.etcd.replicasets.values().any(|r| r.obj.name == rs.name && r.obj.namespace == rs.namespace) {
+        if self.etcd.workload_name_taken(WorkloadKind::ReplicaSet, &rs.namespace, &rs.name) {
             return Err(ApiError::AlreadyExists);
         }
         let mut rs = rs.clone();
@@ -75,7 +76,7 @@ impl ApiServer {
 
     pub(super) fn create_deployment(&mut self, d: &Deployment, io: &mut Io) -> Result<(), ApiError> {
         validation::deployment(d).map_err(ApiError::Invalid)?;
-        if self.etcd.deployments.values().any(|x| x.obj.name == d.name && x.obj.namespace == d.namespace) {
+        if self.etcd.workload_name_taken(WorkloadKind::Deployment, &d.namespace, &d.name) {
             return Err(ApiError::AlreadyExists);
         }
         let mut d = d.clone();
@@ -184,7 +185,7 @@ impl ApiServer {
 
     pub(super) fn create_daemonset(&mut self, ds: &DaemonSet, io: &mut Io) -> Result<(), ApiError> {
         validation::daemonset(ds).map_err(ApiError::Invalid)?;
-        if self.etcd.daemonsets.values().any(|x| x.obj.name == ds.name && x.obj.namespace == ds.namespace) {
+        if self.etcd.workload_name_taken(WorkloadKind::DaemonSet, &ds.namespace, &ds.name) {
             return Err(ApiError::AlreadyExists);
         }
         let mut ds = ds.clone();
@@ -217,7 +218,7 @@ impl ApiServer {
 
     pub(super) fn create_pdb(&mut self, pdb: &PodDisruptionBudget, io: &mut Io) -> Result<(), ApiError> {
         validation::pdb(pdb).map_err(ApiError::Invalid)?;
-        if self.etcd.pdbs.values().any(|x| x.obj.name == pdb.name && x.obj.namespace == pdb.namespace) {
+        if self.etcd.workload_name_taken(WorkloadKind::Pdb, &pdb.namespace, &pdb.name) {
             return Err(ApiError::AlreadyExists);
         }
         let mut pdb = pdb.clone();
@@ -248,7 +249,7 @@ impl ApiServer {
 
     pub(super) fn create_job(&mut self, job: &Job, io: &mut Io) -> Result<(), ApiError> {
         validation::job(job).map_err(ApiError::Invalid)?;
-        if self.etcd.jobs.values().any(|x| x.obj.name == job.name && x.obj.namespace == job.namespace) {
+        if self.etcd.workload_name_taken(WorkloadKind::Job, &job.namespace, &job.name) {
             return Err(ApiError::AlreadyExists);
         }
         let mut job = job.clone();

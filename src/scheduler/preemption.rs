@@ -44,6 +44,35 @@ fn more_important(a: &PodEntry, b: &PodEntry) -> Ordering {
     b.spec.template.priority.cmp(&a.spec.template.priority).then(a.since.cmp(&b.since))
 }
 
+/// PostFilter when no pod anywhere has a lower priority than the preemptor: every potential node (one the
+/// filters found `Unschedulable`, not `UnschedulableAndUnresolvable`) would fail with [`NO_VICTIMS`] before its
+/// filters run, and the nominated-node check cannot apply. Only the number of potential nodes matters, so this
+/// counts them in `statuses` (which name each node of the cache order at most once) instead of listing every
+/// pod of every node (quadratic over a run) or building per-node tables (linear per failed attempt).
+fn no_victims_anywhere(
+    n_all: usize,
+    env: &mut PostFilterEnv,
+    statuses: &[NodeStatus],
+    unschedulable: impl Fn(String) -> PostFilterResult,
+) -> PostFilterResult {
+    let potential = statuses.iter().filter(|st| st.code == Code::Unschedulable);
+    let n = potential.clone().count();
+    let failed = potential.filter(|st| env.cache.node(st.node).is_some()).count();
+    if n > 0 {
+        // The candidates' random offset, drawn as in the full path so that the tie-break stream stays the same.
+        env.rng.below(n as u64);
+    }
+    let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
+    if failed > 0 {
+        histogram.insert(NO_VICTIMS.to_string(), failed);
+    }
+    let absent = n_all.saturating_sub(failed);
+    if absent > 0 {
+        histogram.insert(NOT_HELPFUL.to_string(), absent);
+    }
+    unschedulable(fit_error_message(n_all, histogram))
+}
+
 /// Upstream `GetOffsetAndNumCandidates` count: `max(n * pct / 100, abs)`, at most n.
 pub fn num_candidates(args: &DefaultPreemptionArgs, num_nodes: usize) -> usize {
     let n = num_nodes as i64 * i64::from(args.min_candidate_nodes_percentage) / 100;
@@ -62,6 +91,13 @@ pub fn preempt(
         message: format!("preemption: {message}"),
     };
     let n_all = env.cache.len();
+    let priority = pod.spec.template.priority;
+    if pod.spec.template.preemption_policy == PreemptionPolicy::Never {
+        return unschedulable("not eligible due to preemptionPolicy=Never.".into());
+    }
+    if env.cache.min_pod_priority().is_none_or(|p| p >= priority) {
+        return no_victims_anywhere(n_all, env, statuses, unschedulable);
+    }
     let mut code_of: Vec<Option<Code>> = Vec::new();
     for st in statuses {
         let i = st.node.index();
@@ -74,11 +110,7 @@ pub fn preempt(
     let code =
         |node: NodeId| code_of.get(node.index()).copied().flatten().unwrap_or(Code::UnschedulableAndUnresolvable);
 
-    // 1. Eligibility.
-    let priority = pod.spec.template.priority;
-    if pod.spec.template.preemption_policy == PreemptionPolicy::Never {
-        return unschedulable("not eligible due to preemptionPolicy=Never.".into());
-    }
+    // 1. Eligibility (preemptionPolicy above).
     if let Some(nn) = pod.nominated
         && code(nn) != Code::UnschedulableAndUnresolvable
         && let Some(info) = env.cache.node(nn)
@@ -98,17 +130,7 @@ pub fn preempt(
         let n = potential.len();
         let offset = env.rng.below(n as u64) as usize;
         let wanted = num_candidates(args, n);
-        // No pod anywhere has a lower priority: every node would fail with NO_VICTIMS before its filters run,
-        // so the scan is skipped (same result; a scan of every pod per failed pod was quadratic).
-        let victims_exist = env.cache.min_pod_priority().is_some_and(|p| p < priority);
-        if !victims_exist {
-            failed = potential.iter().filter(|n| env.cache.node(**n).is_some()).count();
-            if failed > 0 {
-                histogram.insert(NO_VICTIMS.to_string(), failed);
-            }
-        }
-        let scanned = if victims_exist { n } else { 0 };
-        for i in 0..scanned {
+        for i in 0..n {
             let node = potential[(offset + i) % n];
             let Some(info) = env.cache.node(node) else { continue };
             match select_victims_on_node(env.filters, env.state, pod, info, env.pdbs) {
