@@ -127,12 +127,15 @@ pub fn check(sim: &Sim) -> Result<(), String> {
     // The per-node aggregates samples read (placements.csv) match the store: every bound, non-terminal pod.
     for (i, agg) in m.nodes.nodes.iter().enumerate() {
         let (pods, cpu) = held.get(&i).copied().unwrap_or_default();
-        let by_workload: i64 = agg.by_workload.values().map(|a| a.pods).sum();
+        let by_workload: i64 = agg.by_workload.iter().map(|(_, a)| a.pods).sum();
         if agg.total.pods != pods || agg.total.cpu_millis != cpu || by_workload != pods {
             return Err(format!(
                 "placement aggregate of node {i}: {} pods {}m ({by_workload} by workload) != store {pods} pods {cpu}m",
                 agg.total.pods, agg.total.cpu_millis
             ));
+        }
+        if !agg.by_workload.windows(2).all(|w| w[0].0 < w[1].0) || agg.by_workload.iter().any(|(_, a)| a.pods <= 0) {
+            return Err(format!("placement aggregate of node {i}: workloads not sorted, repeated or empty"));
         }
     }
     if m.pending.value < 0 || m.pods_running < 0 {

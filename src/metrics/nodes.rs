@@ -2,7 +2,7 @@
 //! O(nodes + workloads on them) and never a scan of all pods.
 
 use crate::model::{PodSpec, Resources, Str};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The extended resource counted as GPUs.
 pub use crate::model::gpu::GPU_RESOURCE;
@@ -50,8 +50,11 @@ pub fn gpu_milli(r: &Resources) -> i64 {
 #[derive(Clone, Debug, Default)]
 pub struct NodeAgg {
     pub total: Amounts,
-    /// Workload name -> its pods' requests on this node. Entries that drop to zero pods are removed.
-    pub by_workload: BTreeMap<Str, Amounts>,
+    /// Workload name and its pods' requests on this node, sorted by name. Entries that drop to zero pods are
+    /// removed. A sorted vector, not a map: a pod's workload name is almost always the very `Arc` of the entry
+    /// (its owner's name), so a scan comparing pointers finds it without reading any string (the map's string
+    /// comparisons were 3% of the Alibaba replay).
+    pub by_workload: Vec<(Str, Amounts)>,
     /// (Deployment index in [`NodeAggs::deployments`], pods here), for topology skew without string lookups.
     pub by_deployment: Vec<(u32, i64)>,
 }
@@ -69,13 +72,21 @@ impl NodeAgg {
             }
             self.by_deployment.retain(|(_, n)| *n != 0);
         }
-        if sign > 0 {
-            self.by_workload.entry(spec.workload.clone()).or_default().add(&a, 1);
-        } else if let Some(w) = self.by_workload.get_mut(&spec.workload) {
-            w.add(&a, -1);
-            if w.pods <= 0 {
-                self.by_workload.remove(&spec.workload);
+        let name = &spec.workload;
+        let found = match self.by_workload.iter().position(|(w, _)| Arc::ptr_eq(w, name)) {
+            Some(i) => Ok(i),
+            None => self.by_workload.binary_search_by(|(w, _)| w.cmp(name)),
+        };
+        match found {
+            Ok(i) => {
+                let w = &mut self.by_workload[i].1;
+                w.add(&a, sign);
+                if w.pods <= 0 {
+                    self.by_workload.remove(i);
+                }
             }
+            Err(i) if sign > 0 => self.by_workload.insert(i, (name.clone(), a)),
+            Err(_) => {}
         }
     }
 }
