@@ -538,6 +538,10 @@ fn add_images(
     for (name, size_bytes) in images {
         let next = ids.len() as u32;
         let id = *ids.entry(name.clone()).or_insert(next);
+        // A name listed twice counts the node once (upstream keeps a set of node names per image).
+        if node_ids.contains(&id) {
+            continue;
+        }
         node_ids.push(id);
         match index.get_mut(name) {
             Some(state) => state.num_nodes += 1,
@@ -551,7 +555,10 @@ fn add_images(
 
 /// Uncounts a node's images; an image no node has any more is forgotten (upstream `removeNodeImageStates`).
 fn remove_images(index: &mut BTreeMap<Str, ImageState>, images: &[(Str, u64)]) {
-    for (name, _) in images {
+    for (k, (name, _)) in images.iter().enumerate() {
+        if images[..k].iter().any(|(earlier, _)| earlier == name) {
+            continue;
+        }
         if let Some(state) = index.get_mut(name) {
             state.num_nodes -= 1;
             if state.num_nodes == 0 {
@@ -613,6 +620,12 @@ mod tests {
         assert_eq!(c.node(NodeId(0)).map(|n| n.image_ids.clone()), Some(vec![1, 2]), "ids stay with their names");
         c.remove_node(NodeId(1));
         assert_eq!(c.image_state("x:1"), None, "forgotten with the last node listing it");
+        // A name listed twice counts its node once, and is forgotten with it.
+        c.upsert_node(NodeId(2), with_images("a3", &[("w:1", 5), ("w:1", 5)]));
+        assert_eq!(c.image_state("w:1").map(|st| st.num_nodes), Some(1));
+        assert_eq!(c.node(NodeId(2)).map(|n| n.image_ids.len()), Some(1));
+        c.remove_node(NodeId(2));
+        assert_eq!(c.image_state("w:1"), None);
         assert_eq!(c.node_by_name("a2"), None);
         assert_eq!(c.node_by_name("a1"), Some(NodeId(0)));
     }

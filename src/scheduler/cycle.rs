@@ -713,6 +713,9 @@ impl Algorithm {
                 continue;
             }
             let Some(sc) = profile.plugins[i].as_score() else { continue };
+            if trace.is_none() && sc.uniform(&self.state, pod, nodes) {
+                continue;
+            }
             self.raw.clear();
             sc.score_nodes(&self.state, pod, nodes, &mut self.raw);
             let raw_copy = trace.is_some().then(|| self.raw.clone());

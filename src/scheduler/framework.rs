@@ -322,6 +322,13 @@ pub trait Score {
     }
     /// Rescales the raw scores of all feasible nodes into `0..=MAX_NODE_SCORE`. Default: none needed.
     fn normalize(&self, _state: &CycleState, _pod: &PodCtx, _scores: &mut [i64]) {}
+    /// True when, after PreScore, every node in the cache is known to get the same normalized score. Such a
+    /// plugin adds the same amount to every node's total, which changes neither the best total nor its ties, so
+    /// the cycle skips its Score and NormalizeScore unless it keeps a trace (which shows every plugin's scores).
+    /// Default: false.
+    fn uniform(&self, _state: &CycleState, _pod: &PodCtx, _nodes: NodeList) -> bool {
+        false
+    }
 }
 
 /// Reserve: the pod is assumed on `node`; a plugin keeping its own state reserves it here. A failure unreserves

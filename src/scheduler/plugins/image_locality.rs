@@ -31,6 +31,8 @@ struct PodImages {
     /// The pod's images that some node has: interned id and scaled score.
     images: Vec<(u32, i64)>,
     containers: i64,
+    /// Every node in the cache has every one of those images (or there are none): every node scores the same.
+    everywhere: bool,
 }
 
 /// Upstream `scaledImageScore`: the size scaled by the fraction of nodes that have the image (float64, as upstream).
@@ -71,10 +73,13 @@ impl PreScore for ImageLocality {
         let slot = state.slot::<PodImages>();
         slot.images.clear();
         slot.containers = (t.init_containers.len() + t.containers.len()) as i64;
+        slot.everywhere = true;
         for image in t.images() {
             let name = normalized_image_name(image);
             if let Some(st) = cache.image_state(&name) {
                 slot.images.push((st.id, scaled_image_score(st.size_bytes, st.num_nodes, cache.len())));
+                // `num_nodes` counts the nodes in the cache that list the image (each once).
+                slot.everywhere &= st.num_nodes as usize == cache.len();
             }
         }
         PreResult::Proceed
@@ -106,12 +111,18 @@ impl Score for ImageLocality {
             None => out.extend(std::iter::repeat_n(0, nodes.len())),
         }
     }
+
+    /// The pod's images are on every node or on none (or PreScore did not run): one score for all.
+    fn uniform(&self, state: &CycleState, _: &PodCtx, _: NodeList) -> bool {
+        state.get::<PodImages>().is_none_or(|pod| pod.everywhere)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PodSpec, s};
+    use crate::model::{NodeId, PodId, PodSpec, s};
+    use crate::scheduler::cache::Cache;
     use crate::scheduler::plugins::testutil::*;
 
     const MB: u64 = 1024 * 1024;
@@ -201,6 +212,28 @@ mod tests {
         assert_eq!(scores_in(&ImageLocality, &with_images(&[], &["repo/app:v2"]), &cache), Some(vec![38, 0]));
         // An untagged reference means :latest, which the node does not have.
         assert_eq!(scores_in(&ImageLocality, &with_images(&[], &["repo/app"]), &cache), Some(vec![0, 0]));
+    }
+
+    #[test]
+    fn uniform_when_the_pods_images_are_on_every_node_or_none() {
+        let pod = with_images(&[], &["repo/app:v2"]);
+        let uniform = |cache: &Cache| {
+            let ids: Vec<NodeId> = cache.nodes().map(|n| n.id).collect();
+            let ctx = PodCtx::new(PodId::default(), &pod);
+            let mut state = CycleState::default();
+            ImageLocality.pre_score(&mut state, &ctx, NodeList { cache, ids: &ids });
+            ImageLocality.uniform(&state, &ctx, NodeList { cache, ids: &ids })
+        };
+        let on = |name: &str| images_node(name, &[("repo/app:v2", 800)]);
+        // On both nodes: both score 100 * (800 - 23) / 977 = 79, and the plugin says so before scoring.
+        let both = cache_of(&[on("n"), on("m")]);
+        assert!(uniform(&both));
+        assert_eq!(scores_in(&ImageLocality, &pod, &both), Some(vec![79, 79]));
+        // On one node of two: not uniform.
+        let one = cache_of(&[on("n"), images_node("m", &[("other:1", 800)])]);
+        assert!(!uniform(&one));
+        // On none: uniform (0 everywhere).
+        assert!(uniform(&cache_of(&[images_node("n", &[]), images_node("m", &[("other:1", 9)])])));
     }
 
     #[test]

@@ -126,11 +126,19 @@ impl Score for TaintToleration {
     fn normalize(&self, _: &CycleState, _: &PodCtx, scores: &mut [i64]) {
         default_normalize_score(MAX_NODE_SCORE, true, scores);
     }
+
+    /// No node has a PreferNoSchedule taint: every raw score is 0, so every node normalizes to 100.
+    fn uniform(&self, _: &CycleState, _: &PodCtx, nodes: NodeList) -> bool {
+        nodes.cache.prefer_no_schedule_nodes() == 0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{NodeId, PodId};
+    use crate::scheduler::cache::Cache;
+    use crate::scheduler::framework::{CycleState, NodeList, PodCtx};
     use crate::scheduler::plugins::testutil::*;
 
     #[test]
@@ -159,6 +167,26 @@ mod tests {
         assert_eq!(scores(&p, &pod, &[&clean, &one, &two]), vec![100, 50, 0]);
         let tolerant = pod_spec(1, 1, |t| t.tolerations.push(exists_toleration("soft")));
         assert_eq!(scores(&p, &tolerant, &[&clean, &one, &two]), vec![100, 100, 0]);
+    }
+
+    #[test]
+    fn uniform_only_without_prefer_no_schedule_taints() {
+        let pod = pod_spec(1, 1, |_| {});
+        let uniform = |cache: &Cache| {
+            let ids: Vec<NodeId> = cache.nodes().map(|n| n.id).collect();
+            let ctx = PodCtx::new(PodId::default(), &pod);
+            TaintToleration.uniform(&CycleState::default(), &ctx, NodeList { cache, ids: &ids })
+        };
+        let mut hard = node_info("b", 4000, GI);
+        add_taint(&mut hard, "hard", "x", TaintEffect::NoSchedule);
+        let plain = cache_of(&[node_info("a", 4000, GI), hard]);
+        assert!(uniform(&plain));
+        assert_eq!(scores_in(&TaintToleration, &pod, &plain), Some(vec![100, 100]));
+        let mut soft = node_info("c", 4000, GI);
+        add_taint(&mut soft, "soft", "x", TaintEffect::PreferNoSchedule);
+        let mixed = cache_of(&[node_info("a", 4000, GI), soft]);
+        assert!(!uniform(&mixed));
+        assert_eq!(scores_in(&TaintToleration, &pod, &mixed), Some(vec![100, 0]));
     }
 
     /// Upstream `Test_isSchedulableAfterNodeChange` (taint_toleration_test.go).

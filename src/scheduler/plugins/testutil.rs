@@ -180,6 +180,13 @@ pub fn scores<P: Plugin>(p: &P, pod: &PodSpec, nodes: &[&NodeInfo]) -> Vec<i64> 
     out
 }
 
+/// A plugin that calls itself uniform must give every node the same normalized score.
+pub fn check_uniform(sc: &dyn Score, state: &CycleState, ctx: &PodCtx, nodes: NodeList, normalized: &[i64]) {
+    if sc.uniform(state, ctx, nodes) {
+        assert!(normalized.windows(2).all(|w| w[0] == w[1]), "uniform, yet scores {normalized:?}");
+    }
+}
+
 /// Raw scores of `ids` per node, asserting that `score_nodes` gives the same.
 fn scored(sc: &dyn Score, state: &CycleState, ctx: &PodCtx, cache: &Cache, ids: &[NodeId]) -> Vec<i64> {
     let per_node: Vec<i64> = ids.iter().map(|id| sc.score(state, ctx, cache.node(*id).unwrap())).collect();
@@ -242,6 +249,7 @@ pub fn scores_in<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache) -> Option<Vec<i
     let sc = p.as_score().expect("plugin scores");
     let mut out = scored(sc, &state, &ctx, cache, &ids);
     sc.normalize(&state, &ctx, &mut out);
+    check_uniform(sc, &state, &ctx, NodeList { cache, ids: &ids }, &out);
     Some(out)
 }
 
@@ -301,6 +309,7 @@ pub fn scores_on<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache, ids: &[NodeId])
     let sc = p.as_score().expect("plugin scores");
     let mut out = scored(sc, &state, &ctx, cache, ids);
     sc.normalize(&state, &ctx, &mut out);
+    check_uniform(sc, &state, &ctx, NodeList { cache, ids: ids }, &out);
     Some(out)
 }
 
