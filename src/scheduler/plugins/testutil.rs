@@ -309,7 +309,7 @@ pub fn scores_on<P: Plugin>(p: &P, pod: &PodSpec, cache: &Cache, ids: &[NodeId])
     let sc = p.as_score().expect("plugin scores");
     let mut out = scored(sc, &state, &ctx, cache, ids);
     sc.normalize(&state, &ctx, &mut out);
-    check_uniform(sc, &state, &ctx, NodeList { cache, ids: ids }, &out);
+    check_uniform(sc, &state, &ctx, NodeList { cache, ids }, &out);
     Some(out)
 }
 
