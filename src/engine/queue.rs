@@ -292,8 +292,7 @@ struct Far {
     buckets: Vec<Vec<Key>>,
     lows: Vec<SimTime>,
     len: usize,
-    /// Emptied bucket vectors, kept for the next split (a split at 1,000 pending events allocated more than the
-    /// keys it moved were worth).
+    /// Emptied bucket vectors, kept for the next split, which would otherwise allocate its buckets anew.
     spare: Vec<Vec<Key>>,
     /// Scratch for [`Far::split`].
     sample: Vec<SimTime>,

@@ -55,12 +55,12 @@ fn no_victims_anywhere(
     statuses: &[NodeStatus],
     unschedulable: impl Fn(String) -> PostFilterResult,
 ) -> PostFilterResult {
-    let potential = statuses.iter().filter(|st| st.code == Code::Unschedulable);
-    let n = potential.clone().count();
-    let failed = potential.filter(|st| env.cache.node(st.node).is_some()).count();
-    if n > 0 {
+    // Every potential node is in the cache (the cache order lists every live node), so each one fails.
+    let failed =
+        statuses.iter().filter(|st| st.code == Code::Unschedulable && env.cache.node(st.node).is_some()).count();
+    if failed > 0 {
         // The candidates' random offset, drawn as in the full path so that the tie-break stream stays the same.
-        env.rng.below(n as u64);
+        env.rng.below(failed as u64);
     }
     let mut histogram: BTreeMap<String, usize> = BTreeMap::new();
     if failed > 0 {
