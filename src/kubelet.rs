@@ -315,8 +315,7 @@ impl Kubelet {
         while i < self.pods.len() {
             if ctx.api.etcd.pods.get(self.pods[i].id).is_none() {
                 self.release(i);
-                self.pods.remove(i);
-                self.pod_ids.remove(i);
+                self.forget(i);
             } else {
                 i += 1;
             }
@@ -375,6 +374,12 @@ impl Kubelet {
         self.pod_ids.iter().position(|&p| p == id)
     }
 
+    /// Takes the pod at `i` off the kubelet's list (and its id off `pod_ids`), keeping the others' order.
+    fn forget(&mut self, i: usize) {
+        self.pods.remove(i);
+        self.pod_ids.remove(i);
+    }
+
     /// A change on the kubelet's pod watch.
     pub fn on_change(&mut self, change: &Change, ctx: &mut Ctx) {
         if !self.alive {
@@ -387,8 +392,7 @@ impl Kubelet {
         match (self.find(*id), op) {
             (Some(i), Op::Deleted) => {
                 self.release(i);
-                self.pods.remove(i);
-                self.pod_ids.remove(i);
+                self.forget(i);
             }
             (None, Op::Deleted) => {}
             (Some(i), _) => match self.pods[i].phase {
@@ -405,8 +409,7 @@ impl Kubelet {
                 Phase::Stopping => {}
                 // Finished before the deletion reached the kubelet (e.g. while cut off): nothing to stop.
                 Phase::Done => {
-                    self.pods.remove(i);
-                    self.pod_ids.remove(i);
+                    self.forget(i);
                     self.send(Request::RemovePod { pod: *id }, ctx);
                 }
                 _ => self.stop(i, ctx),

@@ -103,9 +103,11 @@ impl Score for ImageLocality {
 
     fn score_nodes(&self, state: &CycleState, _: &PodCtx, nodes: NodeList, out: &mut Vec<i64>) {
         match state.get::<PodImages>() {
-            // None of the pod's images is on any node: every node scores the same.
-            Some(pod) if pod.images.is_empty() => {
-                out.extend(std::iter::repeat_n(calculate_priority(0, pod.containers), nodes.len()));
+            // Each of the pod's images is on every node or on none: every node scores what one with all of them
+            // does (see `uniform`, which lets the cycle skip this outside traces).
+            Some(pod) if pod.everywhere => {
+                let sum = pod.images.iter().map(|(_, s)| s).sum();
+                out.extend(std::iter::repeat_n(calculate_priority(sum, pod.containers), nodes.len()));
             }
             Some(pod) => out.extend(nodes.iter().map(|n| pod.score(n))),
             None => out.extend(std::iter::repeat_n(0, nodes.len())),
